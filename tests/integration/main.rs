@@ -1,0 +1,7 @@
+//! The single integration-test binary (one link of the whole stack); one
+//! module per area.
+
+mod cli_dqdl;
+mod dqdl_golden;
+mod dqdl_props;
+mod rulesets;
