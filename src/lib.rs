@@ -2,7 +2,16 @@
 //!
 //! The crate is layered; data flows top to bottom:
 //! - [`dqdl`]: the language (grammar, AST, errors, validation, formatter).
+//! - [`source`]: datasets registered as DataFusion tables.
+//! - [`plan`]: rules → deduplicated metric requests and checks.
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod dqdl;
+pub mod engine;
+pub mod judge;
+pub mod plan;
+pub mod report;
+pub mod sample;
+pub mod source;

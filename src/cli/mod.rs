@@ -1,6 +1,7 @@
 //! Command-line front: argument definitions and one module per subcommand.
 //! Commands print; the library they call never does.
 
+mod check;
 mod fmt;
 mod validate;
 
@@ -31,6 +32,34 @@ enum Command {
         /// Output format: a human report or a JSON array.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+    },
+    /// Evaluate a ruleset over data and report each rule's outcome.
+    ///
+    /// Exit status: 0 when every rule passed, 1 when any failed or could not
+    /// be evaluated, 2 when the check could not run at all (invalid ruleset,
+    /// unreadable primary data).
+    Check {
+        /// The DQDL ruleset.
+        #[arg(long)]
+        ruleset: PathBuf,
+        /// A dataset as [ALIAS=]PATH (file, folder or glob of Parquet, CSV or
+        /// NDJSON). The first without an alias is the primary dataset; rules
+        /// such as ReferentialIntegrity name the others by alias.
+        #[arg(long = "data", required = true)]
+        data: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Write the rows that fail row-level rules to this Parquet file.
+        #[arg(long)]
+        failed_rows: Option<PathBuf>,
+        /// Print the scans and the rules each one serves before running.
+        #[arg(long)]
+        explain: bool,
+        /// Evaluate as of this instant (RFC 3339) instead of now; pins
+        /// `now()` and DataFreshness.
+        #[arg(long, env = "DQGATE_NOW")]
+        now: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Print DQDL files in canonical form (comments are kept).
     ///
@@ -67,6 +96,21 @@ pub fn run(cli: Cli) -> ExitCode {
             write,
             check,
         } => fmt::run(&files, write, check),
+        Command::Check {
+            ruleset,
+            data,
+            format,
+            failed_rows,
+            explain,
+            now,
+        } => check::run(check::CheckArgs {
+            ruleset,
+            data,
+            format,
+            failed_rows,
+            explain,
+            now,
+        }),
     }
 }
 

@@ -20,7 +20,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 fn validate_exit_codes_and_located_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "good.dqdl", "Rules = [ RowCount > 0 ]\n");
-    write(dir.path(), "bad.dqdl", "Rules = [\n  RowCount > 0,\n  Completness \"a\" > 0.5\n]\n");
+    write(
+        dir.path(),
+        "bad.dqdl",
+        "Rules = [\n  RowCount > 0,\n  Completness \"a\" > 0.5\n]\n",
+    );
 
     let ok = dqgate(&["validate", "good.dqdl"], dir.path());
     assert_eq!(ok.status.code(), Some(0));
@@ -29,10 +33,15 @@ fn validate_exit_codes_and_located_errors() {
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        stderr.contains("bad.dqdl:3:3: error: unknown rule type `Completness`; did you mean `Completeness`?"),
+        stderr.contains(
+            "bad.dqdl:3:3: error: unknown rule type `Completness`; did you mean `Completeness`?"
+        ),
         "{stderr}"
     );
-    assert!(stderr.contains("3 |   Completness \"a\" > 0.5\n"), "{stderr}");
+    assert!(
+        stderr.contains("3 |   Completness \"a\" > 0.5\n"),
+        "{stderr}"
+    );
     assert!(stderr.contains("\n      ^^^^^^^^^^^\n"), "{stderr}");
 
     let missing = dqgate(&["validate", "nope.dqdl"], dir.path());
@@ -44,7 +53,10 @@ fn validate_json_report() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "good.dqdl", "Rules = [ RowCount > 0 ]\n");
     write(dir.path(), "bad.dqdl", "Rules = [ RowCount > 0, ]\n");
-    let out = dqgate(&["validate", "--format", "json", "good.dqdl", "bad.dqdl"], dir.path());
+    let out = dqgate(
+        &["validate", "--format", "json", "good.dqdl", "bad.dqdl"],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
     assert_eq!(
@@ -62,7 +74,8 @@ fn validate_json_report() {
 fn fmt_prints_checks_and_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let messy = "Rules=[RowCount>0,   Completeness of email >= 0.95 # keep me\n]";
-    let canonical = "Rules = [\n    RowCount > 0,\n    Completeness \"email\" >= 0.95 # keep me\n]\n";
+    let canonical =
+        "Rules = [\n    RowCount > 0,\n    Completeness \"email\" >= 0.95 # keep me\n]\n";
     write(dir.path(), "messy.dqdl", messy);
     write(dir.path(), "clean.dqdl", canonical);
 
@@ -76,7 +89,10 @@ fn fmt_prints_checks_and_writes() {
 
     let write_out = dqgate(&["fmt", "--write", "messy.dqdl"], dir.path());
     assert_eq!(write_out.status.code(), Some(0));
-    assert_eq!(std::fs::read_to_string(dir.path().join("messy.dqdl")).expect("read"), canonical);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("messy.dqdl")).expect("read"),
+        canonical
+    );
 
     let check_again = dqgate(&["fmt", "--check", "messy.dqdl", "clean.dqdl"], dir.path());
     assert_eq!(check_again.status.code(), Some(0));

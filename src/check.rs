@@ -1,0 +1,285 @@
+//! One evaluation end to end: parse, register datasets, plan, scan, judge,
+//! report; optionally stream the rows that fail row-level rules.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::dqdl::{self, DqdlError, Ruleset};
+use crate::engine::{self, Scan};
+use crate::judge::{self, Judged};
+use crate::plan::{self, PRIMARY, Plan, PlanContext, sql::literal};
+use crate::report::{Report, RuleResult};
+use crate::source::{self, DatasetSpec, SourceError};
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckRequest {
+    /// The ruleset's name, for the report.
+    pub ruleset_name: String,
+    /// The DQDL text.
+    pub ruleset_text: String,
+    /// Datasets; the one aliased `primary` is checked.
+    pub datasets: Vec<DatasetSpec>,
+    /// The clock for `now()` and DataFreshness; the current time if `None`.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// Why a check could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The ruleset is invalid.
+    #[error("invalid ruleset:\n{0}")]
+    Ruleset(#[from] DqdlError),
+    /// No primary dataset was given.
+    #[error("no primary dataset: pass --data PATH (or primary=PATH)")]
+    NoPrimary,
+    /// The primary dataset cannot be read.
+    #[error(transparent)]
+    Primary(SourceError),
+    /// Writing the failed rows failed.
+    #[error("cannot write failed rows to {path}: {message}")]
+    FailedRows {
+        /// Output path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A prepared evaluation: datasets registered, rules planned.
+pub struct Prepared {
+    ctx: SessionContext,
+    ruleset: Ruleset,
+    plan: Plan,
+    request: CheckRequest,
+    started_at: DateTime<Utc>,
+    started: Instant,
+}
+
+/// A DataFusion session for evaluations.
+pub fn session() -> SessionContext {
+    let config = SessionConfig::new().with_information_schema(false);
+    SessionContext::new_with_config(config)
+}
+
+/// Parses, registers and plans; fails only when nothing can be evaluated.
+pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
+    let started = Instant::now();
+    let started_at = Utc::now();
+    let ruleset = dqdl::parse(&request.ruleset_text)?;
+    if !request.datasets.iter().any(|d| d.alias == PRIMARY) {
+        return Err(CheckError::NoPrimary);
+    }
+    let ctx = session();
+    let mut schemas = HashMap::new();
+    let mut unavailable = HashMap::new();
+    for spec in &request.datasets {
+        match source::register(&ctx, spec).await {
+            Ok(_) => {
+                let table = ctx.table(spec.alias.as_str()).await;
+                match table {
+                    Ok(df) => {
+                        schemas
+                            .insert(spec.alias.clone(), Arc::new(df.schema().as_arrow().clone()));
+                    }
+                    Err(e) => {
+                        unavailable.insert(spec.alias.clone(), engine::clean(&e));
+                    }
+                }
+            }
+            Err(e) if spec.alias == PRIMARY => return Err(CheckError::Primary(e)),
+            Err(e) => {
+                unavailable.insert(spec.alias.clone(), e.to_string());
+            }
+        }
+    }
+    let now = request.now.unwrap_or(started_at);
+    let plan = plan::plan_ruleset(
+        &ruleset,
+        &PlanContext {
+            schemas: &schemas,
+            unavailable: &unavailable,
+            now,
+        },
+    );
+    Ok(Prepared {
+        ctx,
+        ruleset,
+        plan,
+        request,
+        started_at,
+        started,
+    })
+}
+
+impl Prepared {
+    /// The scans evaluation will run (for `--explain`).
+    pub fn scans(&self) -> Vec<Scan> {
+        engine::scans(&self.plan)
+    }
+
+    /// The leaf rules (indices into [`Prepared::leaf_texts`]) a query serves.
+    pub fn query_users(&self, query: usize) -> &[usize] {
+        self.plan.users.get(query).map_or(&[], Vec::as_slice)
+    }
+
+    /// The canonical text of every leaf rule, in plan order.
+    pub fn leaf_texts(&self) -> Vec<String> {
+        self.leaves()
+            .map(|(_, r)| dqdl::format::rule_text(r))
+            .collect()
+    }
+
+    fn leaves(&self) -> impl Iterator<Item = (usize, &dqdl::Rule)> {
+        self.ruleset
+            .rules
+            .iter()
+            .flatten()
+            .enumerate()
+            .flat_map(|(top, t)| t.expr.leaves().into_iter().map(move |l| (top, l)))
+    }
+
+    /// Runs the scans and judges every rule.
+    pub async fn evaluate(&self) -> Report {
+        let results = engine::execute(&self.ctx, &self.plan).await;
+        let leaf_results: Vec<Judged> = self
+            .plan
+            .leaves
+            .iter()
+            .map(|l| judge::judge_leaf(l, &results))
+            .collect();
+        let mut leaves = leaf_results.into_iter();
+        let default_labels: BTreeMap<String, String> = self
+            .ruleset
+            .default_labels
+            .iter()
+            .map(|l| (l.key.clone(), l.value.clone()))
+            .collect();
+        let mut rules = Vec::new();
+        for top in self.ruleset.rules.iter().flatten() {
+            let judged = judge::combine(&top.expr, &mut leaves);
+            let mut labels = default_labels.clone();
+            let own = match &top.expr {
+                dqdl::RuleExpr::Rule(r) => &r.labels,
+                dqdl::RuleExpr::Composite(c) => &c.labels,
+            };
+            labels.extend(own.iter().map(|l| (l.key.clone(), l.value.clone())));
+            rules.push(RuleResult {
+                rule: dqdl::format::rule_expr_text(&top.expr),
+                outcome: judged.outcome,
+                message: judged.message,
+                metrics: judged.metrics.into_iter().collect(),
+                labels,
+            });
+        }
+        let mut analyzers = BTreeMap::new();
+        for a in &self.plan.analyzers {
+            analyzers.extend(judge::judge_leaf(a, &results).metrics);
+        }
+        let count = |o| rules.iter().filter(|r| r.outcome == o).count();
+        let (passed, failed, errors) = (
+            count(plan::Outcome::Passed),
+            count(plan::Outcome::Failed),
+            count(plan::Outcome::Error),
+        );
+        Report {
+            dataset: self
+                .request
+                .datasets
+                .iter()
+                .find(|d| d.alias == PRIMARY)
+                .map(|d| d.location.clone())
+                .unwrap_or_default(),
+            ruleset: self.request.ruleset_name.clone(),
+            score: (!rules.is_empty()).then(|| passed as f64 / rules.len() as f64),
+            passed,
+            failed,
+            errors,
+            started_at: self.started_at.to_rfc3339(),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            rules,
+            analyzers,
+        }
+    }
+
+    /// Streams every primary row that fails at least one row-level rule to a
+    /// Parquet file, with Glue's row-level columns: the rules it failed,
+    /// passed and skipped (outside the rule's `where`), and its result.
+    /// Returns the number of row-level rules considered.
+    pub async fn write_failed_rows(&self, path: &str) -> Result<usize, CheckError> {
+        let fail = |message: String| CheckError::FailedRows {
+            path: path.to_string(),
+            message,
+        };
+        let texts = self.leaf_texts();
+        let mut failed_cases = Vec::new();
+        let mut passed_cases = Vec::new();
+        let mut skipped_cases = Vec::new();
+        let mut any_fails = Vec::new();
+        for (i, leaf) in self.plan.leaves.iter().enumerate() {
+            let Some(pred) = &leaf.row_predicate else {
+                continue;
+            };
+            let text = literal(&texts[i]);
+            let (fails, passes, skipped) = match &pred.filter {
+                Some(f) => (
+                    format!("(COALESCE({f}, FALSE) AND NOT {p})", p = pred.passes),
+                    format!("(COALESCE({f}, FALSE) AND {p})", p = pred.passes),
+                    format!("(NOT COALESCE({f}, FALSE))"),
+                ),
+                None => (
+                    format!("(NOT {})", pred.passes),
+                    pred.passes.clone(),
+                    "FALSE".to_string(),
+                ),
+            };
+            failed_cases.push(format!("CASE WHEN {fails} THEN {text} END"));
+            passed_cases.push(format!("CASE WHEN {passes} THEN {text} END"));
+            skipped_cases.push(format!("CASE WHEN {skipped} THEN {text} END"));
+            any_fails.push(fails);
+        }
+        let considered = any_fails.len();
+        let list = |cases: &[String]| {
+            format!(
+                "array_remove(string_to_array(concat_ws(chr(31), '', {}), chr(31)), '')",
+                cases.join(", ")
+            )
+        };
+        let sql = if considered == 0 {
+            format!("SELECT * FROM {} WHERE FALSE", plan::sql::ident(PRIMARY))
+        } else {
+            format!(
+                "SELECT *, {} AS \"DataQualityRulesFail\", {} AS \"DataQualityRulesPass\", {} AS \"DataQualityRulesSkip\", \
+                 'Failed' AS \"DataQualityEvaluationResult\" FROM {} WHERE {}",
+                list(&failed_cases),
+                list(&passed_cases),
+                list(&skipped_cases),
+                plan::sql::ident(PRIMARY),
+                any_fails.join(" OR ")
+            )
+        };
+        let df = self
+            .ctx
+            .sql_with_options(&sql, engine::read_only())
+            .await
+            .map_err(|e| fail(engine::clean(&e)))?;
+        df.write_parquet(
+            path,
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await
+        .map_err(|e| fail(engine::clean(&e)))?;
+        Ok(considered)
+    }
+}
+
+/// Prepares and evaluates in one call.
+pub async fn run(request: CheckRequest) -> Result<Report, CheckError> {
+    Ok(prepare(request).await?.evaluate().await)
+}

@@ -1,0 +1,186 @@
+//! `dqgate check`: evaluate a ruleset over local data and report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use dqgate::check::{self, CheckError, CheckRequest, Prepared};
+use dqgate::plan::Outcome;
+use dqgate::report::Report;
+use dqgate::source::DatasetSpec;
+
+use super::{OutputFormat, read_source};
+
+/// Exit code when the check could not run at all.
+pub const CANNOT_RUN: u8 = 2;
+
+/// Options of `dqgate check`.
+pub struct CheckArgs {
+    pub ruleset: PathBuf,
+    pub data: Vec<String>,
+    pub format: OutputFormat,
+    pub failed_rows: Option<PathBuf>,
+    pub explain: bool,
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// Builds the datasets from `--data` arguments: the first without an alias
+/// is the primary dataset.
+pub fn datasets(args: &[String]) -> Vec<DatasetSpec> {
+    let mut out: Vec<DatasetSpec> = Vec::new();
+    for a in args {
+        let has_primary = out.iter().any(|d| d.alias == dqgate::plan::PRIMARY);
+        let default_alias = if has_primary {
+            ""
+        } else {
+            dqgate::plan::PRIMARY
+        };
+        let mut spec = DatasetSpec::parse(a, default_alias);
+        if spec.alias.is_empty() {
+            spec.alias = format!("data{}", out.len());
+        }
+        out.push(spec);
+    }
+    out
+}
+
+pub fn run(args: CheckArgs) -> ExitCode {
+    let source = match read_source(&args.ruleset) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("{m}");
+            return ExitCode::from(CANNOT_RUN);
+        }
+    };
+    let request = CheckRequest {
+        ruleset_name: args.ruleset.display().to_string(),
+        ruleset_text: source.clone(),
+        datasets: datasets(&args.data),
+        now: args.now,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(CANNOT_RUN);
+        }
+    };
+    runtime.block_on(async move {
+        let progress = args.format == OutputFormat::Text && std::io::stderr().is_terminal();
+        if progress {
+            eprintln!(
+                "reading {} dataset(s) and planning…",
+                request.datasets.len()
+            );
+        }
+        let prepared = match check::prepare(request).await {
+            Ok(p) => p,
+            Err(CheckError::Ruleset(e)) => {
+                eprint!("{}", e.render(&args.ruleset.display().to_string(), &source));
+                return ExitCode::from(CANNOT_RUN);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(CANNOT_RUN);
+            }
+        };
+        if args.explain {
+            print_explain(&prepared);
+        }
+        if progress {
+            eprintln!("scanning ({} scan(s))…", prepared.scans().len());
+        }
+        let report = prepared.evaluate().await;
+        if let Some(path) = &args.failed_rows {
+            match prepared
+                .write_failed_rows(&path.display().to_string())
+                .await
+            {
+                Ok(n) => {
+                    if args.format == OutputFormat::Text {
+                        eprintln!(
+                            "failed rows of {n} row-level rule(s) written to {}",
+                            path.display()
+                        );
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(CANNOT_RUN);
+                }
+            }
+        }
+        match args.format {
+            OutputFormat::Json => match serde_json::to_string_pretty(&report) {
+                Ok(j) => println!("{j}"),
+                Err(e) => eprintln!("error: cannot encode the report: {e}"),
+            },
+            OutputFormat::Text => print!("{}", table(&report, std::io::stdout().is_terminal())),
+        }
+        if report.all_passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
+}
+
+fn print_explain(prepared: &Prepared) {
+    let leaves = prepared.leaf_texts();
+    for (i, scan) in prepared.scans().iter().enumerate() {
+        println!("scan {} — {} over `{}`", i + 1, scan.kind, scan.dataset);
+        println!("  sql: {}", scan.sql);
+        let mut served: Vec<usize> = scan
+            .queries
+            .iter()
+            .flat_map(|q| prepared.query_users(*q).iter().copied())
+            .collect();
+        served.sort_unstable();
+        served.dedup();
+        for leaf in served {
+            println!("  serves: {}", leaves[leaf]);
+        }
+    }
+    println!();
+}
+
+/// The human report: one line per rule, then a summary.
+pub fn table(report: &Report, color: bool) -> String {
+    let paint = |o: Outcome| {
+        let (text, code) = match o {
+            Outcome::Passed => ("PASS ", "32"),
+            Outcome::Failed => ("FAIL ", "31"),
+            Outcome::Error => ("ERROR", "33"),
+        };
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
+    let mut out = format!("{} — {}\n", report.ruleset, report.dataset);
+    for r in &report.rules {
+        out.push_str(&format!("{} {}\n", paint(r.outcome), r.rule));
+        for line in r.message.lines() {
+            out.push_str(&format!("      {line}\n"));
+        }
+    }
+    if !report.analyzers.is_empty() {
+        out.push_str("analyzers:\n");
+        for (k, v) in &report.analyzers {
+            out.push_str(&format!("      {k} = {}\n", dqgate::judge::show(*v)));
+        }
+    }
+    let score = report
+        .score
+        .map_or("n/a".to_string(), |s| format!("{:.1}%", s * 100.0));
+    out.push_str(&format!(
+        "score {score}: {} passed, {} failed, {} errors in {} ms\n",
+        report.passed, report.failed, report.errors, report.duration_ms
+    ));
+    out
+}

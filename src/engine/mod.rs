@@ -1,0 +1,281 @@
+//! Running a [`Plan`]'s queries in DataFusion: one aggregate scan per
+//! dataset, one GROUP BY per frequency request, one query per SQL request,
+//! all concurrently. Every query is read-only.
+
+mod user_sql;
+
+use datafusion::arrow::array::{Array, Float64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
+use futures::future::join_all;
+use serde::Serialize;
+
+use crate::plan::sql::ident;
+use crate::plan::{PRIMARY, Plan, Query, QueryId};
+
+pub use user_sql::prepare_user_sql;
+
+/// One row of numbers per query, or why the query failed.
+pub type QueryResult = Result<Vec<Option<f64>>, String>;
+
+/// A scan the engine runs, as `--explain` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scan {
+    /// What kind of scan.
+    pub kind: &'static str,
+    /// The dataset scanned (or `*` for multi-dataset queries).
+    pub dataset: String,
+    /// The SQL text.
+    pub sql: String,
+    /// The queries it answers.
+    pub queries: Vec<QueryId>,
+}
+
+/// Read-only SQL: no DDL, no DML (COPY, INSERT), no SET statements.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// The scans that answer a plan's queries, in execution order.
+pub fn scans(plan: &Plan) -> Vec<Scan> {
+    let mut out: Vec<Scan> = Vec::new();
+    let mut datasets: Vec<&str> = Vec::new();
+    for q in &plan.queries {
+        if let Query::Aggregate { dataset, .. } = q
+            && !datasets.contains(&dataset.as_str())
+        {
+            datasets.push(dataset);
+        }
+    }
+    for ds in datasets {
+        let ids: Vec<QueryId> = plan
+            .queries
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| matches!(q, Query::Aggregate { dataset, .. } if dataset == ds))
+            .map(|(i, _)| i)
+            .collect();
+        let exprs: Vec<&str> = ids
+            .iter()
+            .filter_map(|i| match &plan.queries[*i] {
+                Query::Aggregate { expr, .. } => Some(expr.as_str()),
+                _ => None,
+            })
+            .collect();
+        out.push(Scan {
+            kind: "aggregate",
+            dataset: ds.to_string(),
+            sql: aggregate_sql(ds, &exprs),
+            queries: ids,
+        });
+    }
+    for (i, q) in plan.queries.iter().enumerate() {
+        match q {
+            Query::Aggregate { .. } => {}
+            Query::Frequency {
+                dataset,
+                filter,
+                columns,
+            } => out.push(Scan {
+                kind: "frequency",
+                dataset: dataset.clone(),
+                sql: frequency_sql(dataset, filter.as_deref(), columns),
+                queries: vec![i],
+            }),
+            Query::Sql { sql, from_user } => out.push(Scan {
+                kind: if *from_user { "custom sql" } else { "join" },
+                dataset: "*".to_string(),
+                sql: if *from_user {
+                    prepare_user_sql(sql)
+                } else {
+                    sql.clone()
+                },
+                queries: vec![i],
+            }),
+            Query::RowMatch { sql } => out.push(Scan {
+                kind: "custom sql (row level)",
+                dataset: PRIMARY.to_string(),
+                sql: prepare_user_sql(sql),
+                queries: vec![i],
+            }),
+        }
+    }
+    out
+}
+
+fn aggregate_sql(dataset: &str, exprs: &[&str]) -> String {
+    let cols: Vec<String> = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{e} AS m{i}"))
+        .collect();
+    format!("SELECT {} FROM {}", cols.join(", "), ident(dataset))
+}
+
+/// Frequency statistics of a column set in one GROUP BY:
+/// [non-NULL rows, distinct non-NULL values, values seen once, Σ f·ln f, NULL groups].
+fn frequency_sql(dataset: &str, filter: Option<&str>, columns: &[String]) -> String {
+    let keys: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+    let all_null = keys
+        .iter()
+        .map(|k| format!("{k} IS NULL"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let filter = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
+    format!(
+        "SELECT CAST(sum(f) FILTER (WHERE NOT nk) AS DOUBLE), \
+         CAST(count(*) FILTER (WHERE NOT nk) AS DOUBLE), \
+         CAST(count(*) FILTER (WHERE f = 1 AND NOT nk) AS DOUBLE), \
+         sum(CAST(f AS DOUBLE) * ln(CAST(f AS DOUBLE))) FILTER (WHERE NOT nk), \
+         CAST(count(*) FILTER (WHERE nk) AS DOUBLE) \
+         FROM (SELECT count(*) AS f, ({all_null}) AS nk FROM {}{filter} GROUP BY {}) AS g",
+        ident(dataset),
+        keys.join(", ")
+    )
+}
+
+/// Runs every query of `plan`; the result at index i answers query i.
+pub async fn execute(ctx: &SessionContext, plan: &Plan) -> Vec<QueryResult> {
+    let scans = scans(plan);
+    let futures = scans.iter().map(|scan| run_scan(ctx, plan, scan));
+    let mut results: Vec<QueryResult> = vec![Err("not run".to_string()); plan.queries.len()];
+    for answered in join_all(futures).await {
+        for (id, r) in answered {
+            results[id] = r;
+        }
+    }
+    results
+}
+
+async fn run_scan(ctx: &SessionContext, plan: &Plan, scan: &Scan) -> Vec<(QueryId, QueryResult)> {
+    match scan.kind {
+        "aggregate" => run_aggregate(ctx, plan, scan).await,
+        _ => {
+            let id = scan.queries[0];
+            let r = match &plan.queries[id] {
+                Query::RowMatch { sql } => user_sql::row_match(ctx, sql).await,
+                Query::Sql {
+                    from_user: true, ..
+                } => user_sql::scalar(ctx, &scan.sql).await,
+                _ => one_row(ctx, &scan.sql).await,
+            };
+            vec![(id, r)]
+        }
+    }
+}
+
+/// Runs one dataset's aggregates as one scan. Each expression is first
+/// planned alone, so a bad one (unknown column in `where`, type error) fails
+/// only its own rules; if the shared scan still fails at run time, each
+/// expression is retried alone.
+async fn run_aggregate(
+    ctx: &SessionContext,
+    plan: &Plan,
+    scan: &Scan,
+) -> Vec<(QueryId, QueryResult)> {
+    let mut answered = Vec::new();
+    let mut good: Vec<(QueryId, &str)> = Vec::new();
+    for id in &scan.queries {
+        let Query::Aggregate { expr, .. } = &plan.queries[*id] else {
+            continue;
+        };
+        match plan_only(ctx, &aggregate_sql(&scan.dataset, &[expr])).await {
+            Ok(()) => good.push((*id, expr)),
+            Err(e) => answered.push((*id, Err(e))),
+        }
+    }
+    if good.is_empty() {
+        return answered;
+    }
+    let exprs: Vec<&str> = good.iter().map(|(_, e)| *e).collect();
+    match one_row(ctx, &aggregate_sql(&scan.dataset, &exprs)).await {
+        Ok(values) => {
+            for ((id, _), v) in good.iter().zip(values) {
+                answered.push((*id, Ok(vec![v])));
+            }
+        }
+        Err(_) if good.len() > 1 => {
+            for (id, expr) in good {
+                answered.push((
+                    id,
+                    one_row(ctx, &aggregate_sql(&scan.dataset, &[expr])).await,
+                ));
+            }
+        }
+        Err(e) => answered.push((good[0].0, Err(e))),
+    }
+    answered
+}
+
+/// Plans (and optimizes) a query without running it.
+async fn plan_only(ctx: &SessionContext, sql: &str) -> Result<(), String> {
+    let df = ctx
+        .sql_with_options(sql, read_only())
+        .await
+        .map_err(|e| clean(&e))?;
+    df.into_optimized_plan().map(|_| ()).map_err(|e| clean(&e))
+}
+
+/// Runs a query expected to return exactly one row of numbers.
+pub(crate) async fn one_row(ctx: &SessionContext, sql: &str) -> QueryResult {
+    let df = ctx
+        .sql_with_options(sql, read_only())
+        .await
+        .map_err(|e| clean(&e))?;
+    first_row(df).await
+}
+
+pub(crate) async fn first_row(df: DataFrame) -> QueryResult {
+    let batches = df.collect().await.map_err(|e| clean(&e))?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows != 1 {
+        return Err(format!(
+            "the query returned {rows} rows; exactly one was expected"
+        ));
+    }
+    let batch = batches
+        .iter()
+        .find(|b| b.num_rows() == 1)
+        .ok_or_else(|| "the query returned no row".to_string())?;
+    batch
+        .columns()
+        .iter()
+        .map(|c| number_at(c.as_ref()))
+        .collect()
+}
+
+fn number_at(array: &dyn Array) -> Result<Option<f64>, String> {
+    let t = array.data_type();
+    let numeric = t.is_numeric()
+        || matches!(
+            t,
+            DataType::Boolean
+                | DataType::Null
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        );
+    if !numeric {
+        return Err(format!(
+            "the query returned a {t} value; a number was expected"
+        ));
+    }
+    let as_f64 = cast(array, &DataType::Float64).map_err(|e| e.to_string())?;
+    let f = as_f64
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| "cannot read the value as a number".to_string())?;
+    Ok((!f.is_null(0)).then(|| f.value(0)))
+}
+
+/// A DataFusion error as one readable line.
+pub fn clean(e: &datafusion::error::DataFusionError) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or(&text).trim().to_string()
+}

@@ -1,0 +1,131 @@
+//! CustomSql: the user's query, read-only, over the registered datasets.
+//! `primary` is a keyword to DataFusion's SQL parser, so a bare `primary`
+//! table name is quoted before planning.
+
+use datafusion::prelude::SessionContext;
+
+use super::{QueryResult, clean, first_row, one_row, read_only};
+use crate::plan::PRIMARY;
+use crate::plan::sql::ident;
+
+/// Quotes every bare `primary` word outside strings and quoted names, so
+/// `SELECT count(*) FROM primary` plans against the dataset.
+pub fn prepare_user_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let chars: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '"' {
+            let quote = c;
+            out.push(c);
+            i += 1;
+            while i < chars.len() {
+                out.push(chars[i]);
+                if chars[i] == quote {
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let after_dot = start > 0 && chars[start - 1] == '.';
+            if word.eq_ignore_ascii_case(PRIMARY) && !after_dot {
+                out.push_str(&ident(PRIMARY));
+            } else {
+                out.push_str(&word);
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// The numeric form: one row with one numeric column.
+pub async fn scalar(ctx: &SessionContext, prepared: &str) -> QueryResult {
+    let row = one_row(ctx, prepared).await?;
+    if row.len() != 1 {
+        return Err(format!(
+            "CustomSql must return one numeric column; the query returned {}",
+            row.len()
+        ));
+    }
+    Ok(row)
+}
+
+/// The row-level form: [primary rows matching a returned row, primary rows].
+/// A primary row matches when it equals a returned row on every returned
+/// column, NULL matching NULL.
+pub async fn row_match(ctx: &SessionContext, sql: &str) -> QueryResult {
+    let prepared = prepare_user_sql(sql);
+    let df = ctx
+        .sql_with_options(&prepared, read_only())
+        .await
+        .map_err(|e| clean(&e))?;
+    let returned: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let primary = ctx.table(PRIMARY).await.map_err(|e| clean(&e))?;
+    let missing: Vec<&String> = returned
+        .iter()
+        .filter(|c| primary.schema().field_with_unqualified_name(c).is_err())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "CustomSql returned columns the dataset lacks: {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let on: Vec<String> = returned
+        .iter()
+        .map(|c| format!("q.{0} IS NOT DISTINCT FROM p.{0}", ident(c)))
+        .collect();
+    let count_sql = format!(
+        "SELECT (SELECT CAST(count(*) AS DOUBLE) FROM {t} p WHERE EXISTS (SELECT 1 FROM ({prepared}) q WHERE {on})), \
+         (SELECT CAST(count(*) AS DOUBLE) FROM {t})",
+        t = ident(PRIMARY),
+        on = on.join(" AND ")
+    );
+    let df = ctx
+        .sql_with_options(&count_sql, read_only())
+        .await
+        .map_err(|e| clean(&e))?;
+    first_row(df).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_bare_primary_only() {
+        assert_eq!(
+            prepare_user_sql("SELECT count(*) FROM primary WHERE x = 'primary'"),
+            "SELECT count(*) FROM \"primary\" WHERE x = 'primary'"
+        );
+        assert_eq!(
+            prepare_user_sql("select p.primary_key from Primary p"),
+            "select p.primary_key from \"primary\" p"
+        );
+        assert_eq!(
+            prepare_user_sql("select \"primary\".a from \"primary\""),
+            "select \"primary\".a from \"primary\""
+        );
+    }
+}

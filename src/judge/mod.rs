@@ -1,0 +1,335 @@
+//! Judging: metric values against each rule's condition, composites, the
+//! score. Knows nothing of DataFusion: it reads query results as numbers.
+
+use crate::dqdl::ast::{CompareOp, Condition, InSet, LogicalOp, NumExpr, Operand, RuleExpr};
+use crate::dqdl::format::condition_text;
+use crate::engine::QueryResult;
+use crate::plan::{Check, Formula, FreqStat, LeafPlan, Outcome};
+
+/// The judged result of one rule (leaf or composite).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// What a person needs to know.
+    pub message: String,
+    /// Metrics used, by name, in plan order.
+    pub metrics: Vec<(String, f64)>,
+}
+
+/// Why a formula has no value.
+#[derive(Debug, Clone, PartialEq)]
+enum Problem {
+    /// The rule cannot be evaluated.
+    Error(String),
+    /// The data fails the rule before any comparison (DatasetMatch keys).
+    Fail(String),
+}
+
+/// A formula's value: `Ok(None)` when undefined for lack of rows.
+fn value(f: &Formula, results: &[QueryResult]) -> Result<Option<f64>, Problem> {
+    let row = |q: usize| -> Result<&Vec<Option<f64>>, Problem> {
+        results
+            .get(q)
+            .ok_or_else(|| Problem::Error("internal: missing query result".to_string()))?
+            .as_ref()
+            .map_err(|e| Problem::Error(e.clone()))
+    };
+    let at = |r: &Vec<Option<f64>>, i: usize| r.get(i).copied().flatten();
+    Ok(match f {
+        Formula::Value(q, i) => at(row(*q)?, *i),
+        Formula::Const(v) => Some(*v),
+        Formula::Ratio(a, b) => match (value(a, results)?, value(b, results)?) {
+            (_, None) | (None, _) => None,
+            (_, Some(d)) if d == 0.0 => None,
+            (Some(n), Some(d)) => Some(n / d),
+        },
+        Formula::AggregateRatio(a, b) => match (value(a, results)?, value(b, results)?) {
+            (Some(x), Some(y)) if x == 0.0 && y == 0.0 => Some(1.0),
+            (Some(_), Some(y)) if y == 0.0 => Some(0.0),
+            (Some(x), Some(y)) => Some(x / y),
+            _ => None,
+        },
+        Formula::Freq(q, stat) => {
+            let r = row(*q)?;
+            let n = at(r, 0).unwrap_or(0.0);
+            let distinct = at(r, 1).unwrap_or(0.0);
+            let unique = at(r, 2).unwrap_or(0.0);
+            let f_ln_f = at(r, 3).unwrap_or(0.0);
+            let null_groups = at(r, 4).unwrap_or(0.0);
+            match stat {
+                FreqStat::Uniqueness => (n > 0.0).then(|| unique / n),
+                FreqStat::UniqueValueRatio => (distinct > 0.0).then(|| unique / distinct),
+                FreqStat::DistinctValuesCount => {
+                    Some(distinct + if null_groups > 0.0 { 1.0 } else { 0.0 })
+                }
+                FreqStat::Entropy => (n > 0.0).then(|| n.ln() - f_ln_f / n),
+            }
+        }
+        Formula::DatasetMatch(q) => {
+            let r = row(*q)?;
+            let v = |i| at(r, i).unwrap_or(0.0);
+            let (p_rows, p_keys, p_nulls, r_rows, r_keys, r_nulls, matched) =
+                (v(0), v(1), v(2), v(3), v(4), v(5), v(6));
+            if p_keys != p_rows || r_keys != r_rows || p_nulls > 0.0 || r_nulls > 0.0 {
+                return Err(Problem::Fail(
+                    "Provided key map not suitable for given data frames: keys must be unique and non-NULL in both datasets"
+                        .to_string(),
+                ));
+            }
+            (p_rows > 0.0).then(|| matched / p_rows)
+        }
+    })
+}
+
+/// Evaluates a numeric expression with the reference's flat, left-to-right
+/// arithmetic. Dynamic functions need history, which needs a results store.
+pub fn eval_number(e: &NumExpr) -> Result<f64, String> {
+    match e {
+        NumExpr::Literal { value, .. } => Ok(*value),
+        NumExpr::Paren { inner, .. } => eval_number(inner),
+        NumExpr::Chain { first, rest, .. } => {
+            let mut acc = eval_number(first)?;
+            for (op, x) in rest {
+                acc = op.apply(acc, eval_number(x)?);
+            }
+            Ok(acc)
+        }
+        NumExpr::Call { .. } => Err(format!(
+            "dynamic rule: `{}` needs the metric history of a results store, which this version does not have yet",
+            crate::dqdl::format::num_text(e)
+        )),
+    }
+}
+
+fn operand_number(o: &Operand) -> Result<f64, String> {
+    match o {
+        Operand::Number(n) => eval_number(n),
+        Operand::Null(_) => Err("a metric cannot be compared with NULL".to_string()),
+        _ => Err("expected a number".to_string()),
+    }
+}
+
+/// Whether `v` satisfies a numeric condition.
+pub fn holds(c: &Condition, v: f64) -> Result<bool, String> {
+    Ok(match c {
+        Condition::Compare { op, operand, .. } => {
+            let x = operand_number(operand)?;
+            match op {
+                CompareOp::Eq => v == x,
+                CompareOp::Ne => v != x,
+                CompareOp::Gt => v > x,
+                CompareOp::Ge => v >= x,
+                CompareOp::Lt => v < x,
+                CompareOp::Le => v <= x,
+            }
+        }
+        Condition::Between {
+            negated, low, high, ..
+        } => {
+            let (lo, hi) = (operand_number(low)?, operand_number(high)?);
+            if *negated {
+                v <= lo || v >= hi
+            } else {
+                lo < v && v < hi
+            }
+        }
+        Condition::In {
+            negated,
+            set: InSet::List(items),
+            ..
+        } => {
+            let mut found = false;
+            for i in items {
+                found |= operand_number(i)? == v;
+            }
+            found != *negated
+        }
+        _ => return Err("this condition does not apply to a number".to_string()),
+    })
+}
+
+/// A number for messages: integers without decimals, others to 6 digits.
+pub fn show(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Judges one leaf rule.
+pub fn judge_leaf(plan: &LeafPlan, results: &[QueryResult]) -> Judged {
+    let metrics: Vec<(String, f64)> = plan
+        .metrics
+        .iter()
+        .filter_map(|(name, f)| match value(f, results) {
+            Ok(Some(v)) if v.is_finite() => Some((name.clone(), v)),
+            _ => None,
+        })
+        .collect();
+    let (outcome, message) = judge_check(&plan.check, results);
+    Judged {
+        outcome,
+        message,
+        metrics,
+    }
+}
+
+fn problem(p: Problem) -> (Outcome, String) {
+    match p {
+        Problem::Error(m) => (Outcome::Error, m),
+        Problem::Fail(m) => (Outcome::Failed, m),
+    }
+}
+
+fn judge_check(check: &Check, results: &[QueryResult]) -> (Outcome, String) {
+    match check {
+        Check::Decided { outcome, message } => (*outcome, message.clone()),
+        Check::Condition {
+            subject,
+            value: f,
+            condition,
+        } => match value(f, results) {
+            Err(p) => problem(p),
+            Ok(None) => (
+                Outcome::Error,
+                format!("{subject} is undefined: there are no rows or no non-NULL values"),
+            ),
+            Ok(Some(v)) if v.is_nan() => (Outcome::Error, format!("{subject} is undefined (NaN)")),
+            Ok(Some(v)) => match holds(condition, v) {
+                Err(e) => (Outcome::Error, e),
+                Ok(ok) => (
+                    if ok { Outcome::Passed } else { Outcome::Failed },
+                    format!(
+                        "{subject} was {}; required {}",
+                        show(v),
+                        condition_text(condition)
+                    ),
+                ),
+            },
+        },
+        Check::RowLevel {
+            subject,
+            compliance,
+            threshold,
+        } => match value(compliance, results) {
+            Err(p) => problem(p),
+            Ok(None) => (Outcome::Passed, "no rows to check".to_string()),
+            Ok(Some(c)) => match threshold {
+                None => {
+                    let pct = format!("{:.2}% of rows passed", c * 100.0);
+                    if c == 1.0 {
+                        (Outcome::Passed, pct)
+                    } else {
+                        (Outcome::Failed, format!("{pct}; every row must pass"))
+                    }
+                }
+                Some(t) => match holds(t, c) {
+                    Err(e) => (Outcome::Error, e),
+                    Ok(ok) => (
+                        if ok { Outcome::Passed } else { Outcome::Failed },
+                        format!("{subject} was {}; required {}", show(c), condition_text(t)),
+                    ),
+                },
+            },
+        },
+        Check::AllOne { values } => {
+            let mut failures = Vec::new();
+            for (name, f) in values {
+                match value(f, results) {
+                    Err(p) => return problem(p),
+                    Ok(None) => {
+                        return (
+                            Outcome::Error,
+                            format!("{name} is undefined: there are no rows or no non-NULL values"),
+                        );
+                    }
+                    Ok(Some(v)) if v != 1.0 => {
+                        failures.push(format!("{name} was {}; required = 1", show(v)))
+                    }
+                    Ok(Some(_)) => {}
+                }
+            }
+            if failures.is_empty() {
+                let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+                (Outcome::Passed, format!("{} = 1", names.join(", ")))
+            } else {
+                (Outcome::Failed, failures.join("\n"))
+            }
+        }
+        Check::NamesMatch {
+            subject,
+            ratio,
+            mismatched,
+        } => {
+            if mismatched.is_empty() {
+                (Outcome::Passed, format!("{subject} was {}", show(*ratio)))
+            } else {
+                (
+                    Outcome::Failed,
+                    format!(
+                        "Columns that do not match the pattern: {}",
+                        mismatched.join(", ")
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// Combines leaf results along a composite (SPEC §9 DECISION): `and` is
+/// Error only with an Error and no Failed leaf; `or` is Error only with an
+/// Error and no Passed leaf.
+pub fn combine(expr: &RuleExpr, leaves: &mut impl Iterator<Item = Judged>) -> Judged {
+    match expr {
+        RuleExpr::Rule(_) => leaves.next().unwrap_or_else(|| Judged {
+            outcome: Outcome::Error,
+            message: "internal: missing leaf result".to_string(),
+            metrics: Vec::new(),
+        }),
+        RuleExpr::Composite(c) => {
+            let parts: Vec<Judged> = c.operands.iter().map(|o| combine(o, leaves)).collect();
+            let has = |o: Outcome| parts.iter().any(|p| p.outcome == o);
+            let outcome = match c.op {
+                LogicalOp::And if has(Outcome::Failed) => Outcome::Failed,
+                LogicalOp::And if has(Outcome::Error) => Outcome::Error,
+                LogicalOp::And => Outcome::Passed,
+                LogicalOp::Or if has(Outcome::Passed) => Outcome::Passed,
+                LogicalOp::Or if has(Outcome::Error) => Outcome::Error,
+                LogicalOp::Or => Outcome::Failed,
+            };
+            let mut metrics: Vec<(String, f64)> = Vec::new();
+            for p in &parts {
+                for m in &p.metrics {
+                    if !metrics.iter().any(|(n, _)| n == &m.0) {
+                        metrics.push(m.clone());
+                    }
+                }
+            }
+            let message = parts
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            Judged {
+                outcome,
+                message,
+                metrics,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shows_numbers_compactly() {
+        assert_eq!(show(100000.0), "100000");
+        assert_eq!(show(0.98), "0.98");
+        assert_eq!(show(1.0 / 3.0), "0.333333");
+    }
+}

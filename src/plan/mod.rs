@@ -1,0 +1,234 @@
+//! Planning: every rule becomes metric requests with a canonical key plus a
+//! check over them. Equal requests are computed once across rules and
+//! composite leaves; the engine groups them into as few scans as possible.
+//!
+//! - [`Query::Aggregate`]: one aggregate expression; all of a dataset's
+//!   aggregates share ONE scan (`where` becomes an aggregate `FILTER`).
+//! - [`Query::Frequency`]: value frequencies of a column set (Uniqueness,
+//!   Entropy, ...); one GROUP BY per (dataset, filter, columns).
+//! - [`Query::Sql`]: a whole query (CustomSql, ReferentialIntegrity, ...).
+
+mod rules;
+pub mod sql;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::SchemaRef;
+use serde::Serialize;
+
+use crate::dqdl::ast::{Condition, ConstantValue, Ruleset};
+
+pub use rules::plan_ruleset;
+
+/// Index of a query in [`Plan::queries`].
+pub type QueryId = usize;
+
+/// A metric request. Equal requests are merged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Query {
+    /// One aggregate expression over a dataset, `CAST(... AS DOUBLE)`.
+    Aggregate {
+        /// Dataset alias.
+        dataset: String,
+        /// The aggregate expression, filter included.
+        expr: String,
+    },
+    /// Frequency statistics of a column set: [non-NULL rows, distinct
+    /// non-NULL values, values seen once, Σ f·ln f, NULL groups].
+    Frequency {
+        /// Dataset alias.
+        dataset: String,
+        /// The `where` predicate, if any.
+        filter: Option<String>,
+        /// The columns grouped by.
+        columns: Vec<String>,
+    },
+    /// A whole query returning one row of numbers.
+    Sql {
+        /// The query text.
+        sql: String,
+        /// True when the text comes from a ruleset (CustomSql).
+        from_user: bool,
+    },
+    /// Row-level CustomSql: [primary rows matching a returned row, primary rows].
+    RowMatch {
+        /// The user's query.
+        sql: String,
+    },
+}
+
+/// Which statistic of a [`Query::Frequency`] result a formula takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreqStat {
+    /// Values seen once / non-NULL rows.
+    Uniqueness,
+    /// Values seen once / distinct values.
+    UniqueValueRatio,
+    /// Distinct values, NULL counted as one.
+    DistinctValuesCount,
+    /// −Σ p ln p over non-NULL values.
+    Entropy,
+}
+
+/// How a metric value derives from query results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Formula {
+    /// Column `index` of a query's row.
+    Value(QueryId, usize),
+    /// A constant known at planning (schema facts).
+    Const(f64),
+    /// A ratio; undefined (no rows) when the denominator is 0.
+    Ratio(Box<Formula>, Box<Formula>),
+    /// A frequency statistic.
+    Freq(QueryId, FreqStat),
+    /// AggregateMatch: 1 when both are 0, 0 when only the second is.
+    AggregateRatio(Box<Formula>, Box<Formula>),
+    /// DatasetMatch over [p_rows, p_keys, p_null_keys, r_rows, r_keys, r_null_keys, matched].
+    DatasetMatch(QueryId),
+}
+
+/// What a rule requires of its values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The DQDL condition holds for `value`; no value (no rows) is an Error.
+    Condition {
+        /// Metric name judged.
+        subject: String,
+        /// The value.
+        value: Formula,
+        /// The condition.
+        condition: Condition,
+    },
+    /// Per-row rules: every considered row passes, or the threshold holds
+    /// for the compliance. No considered rows passes (SPEC §6 DECISION).
+    RowLevel {
+        /// Metric name of the compliance.
+        subject: String,
+        /// Passing rows / considered rows.
+        compliance: Formula,
+        /// `with threshold`, if any.
+        threshold: Option<Condition>,
+    },
+    /// Every value equals 1.0 (IsComplete, IsUnique, IsPrimaryKey).
+    AllOne {
+        /// (metric name, value) pairs.
+        values: Vec<(String, Formula)>,
+    },
+    /// ColumnNamesMatchPattern: all names match; lists the others.
+    NamesMatch {
+        /// Metric name.
+        subject: String,
+        /// The ratio of matching names.
+        ratio: f64,
+        /// Names that do not match.
+        mismatched: Vec<String>,
+    },
+    /// Decided while planning (schema facts, unsupported rules).
+    Decided {
+        /// The outcome.
+        outcome: Outcome,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The outcome of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum Outcome {
+    /// The data meets the rule.
+    Passed,
+    /// The data does not meet the rule.
+    Failed,
+    /// The rule could not be evaluated.
+    Error,
+}
+
+/// A per-row predicate of a row-level rule, for the failed-rows output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowPredicate {
+    /// TRUE when the row passes (total: never NULL).
+    pub passes: String,
+    /// The rule's `where`; rows outside it are skipped.
+    pub filter: Option<String>,
+}
+
+/// The plan of one leaf rule or analyzer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeafPlan {
+    /// Metrics reported with the outcome, by name.
+    pub metrics: Vec<(String, Formula)>,
+    /// What the rule requires.
+    pub check: Check,
+    /// The per-row predicate, for row-level rules over the primary dataset.
+    pub row_predicate: Option<RowPredicate>,
+}
+
+/// A planned ruleset.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Deduplicated metric requests.
+    pub queries: Vec<Query>,
+    /// One plan per leaf rule, in order of [`Ruleset`] leaves.
+    pub leaves: Vec<LeafPlan>,
+    /// One plan per analyzer, in order (`check` is unused).
+    pub analyzers: Vec<LeafPlan>,
+    /// For each query, the leaf indices (rules) that use it.
+    pub users: Vec<Vec<usize>>,
+}
+
+/// What the planner knows about the data.
+pub struct PlanContext<'a> {
+    /// Schemas by dataset alias; `primary` is the dataset under evaluation.
+    pub schemas: &'a HashMap<String, SchemaRef>,
+    /// Aliases that could not be registered, with the reason.
+    pub unavailable: &'a HashMap<String, String>,
+    /// The evaluation clock.
+    pub now: DateTime<Utc>,
+}
+
+/// The alias of the dataset under evaluation.
+pub const PRIMARY: &str = "primary";
+
+/// Collects queries, merging equal ones.
+#[derive(Default)]
+pub(crate) struct Registry {
+    queries: Vec<Query>,
+    index: HashMap<Query, QueryId>,
+    users: Vec<Vec<usize>>,
+    current_leaf: Option<usize>,
+}
+
+impl Registry {
+    pub(crate) fn add(&mut self, q: Query) -> QueryId {
+        let id = match self.index.get(&q) {
+            Some(id) => *id,
+            None => {
+                let id = self.queries.len();
+                self.index.insert(q.clone(), id);
+                self.queries.push(q);
+                self.users.push(Vec::new());
+                id
+            }
+        };
+        if let Some(leaf) = self.current_leaf
+            && !self.users[id].contains(&leaf)
+        {
+            self.users[id].push(leaf);
+        }
+        id
+    }
+}
+
+/// Expands `$name` constants of a ruleset for the planner.
+pub(crate) fn constants(ruleset: &Ruleset) -> HashMap<&str, &ConstantValue> {
+    ruleset
+        .constants
+        .iter()
+        .map(|c| (c.name.as_str(), &c.value))
+        .collect()
+}

@@ -1,0 +1,391 @@
+//! SQL text for metrics: identifier and literal quoting, and the per-row
+//! predicates of ColumnValues, ColumnLength, ColumnDataType and DataFreshness
+//! with SPEC §5's NULL semantics. Every predicate here is total: it yields
+//! TRUE or FALSE for every row, never NULL.
+
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, NaiveDateTime, Timelike, Utc};
+use datafusion::arrow::datatypes::DataType;
+
+use crate::dqdl::ast::{CompareOp, Condition, DateValue, InSet, NumExpr, Operand};
+
+/// Quotes an SQL identifier (`"col"`, with `"` doubled).
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes an SQL string literal (`'text'`, with `'` doubled).
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A number as an SQL literal.
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// True for integer, unsigned, float and decimal types.
+pub fn is_numeric(t: &DataType) -> bool {
+    t.is_numeric() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))
+}
+
+/// True for the string types.
+pub fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        || matches!(t, DataType::Dictionary(_, v) if is_string(v))
+}
+
+/// True for dates and timestamps.
+pub fn is_temporal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+    )
+}
+
+/// A column expression as a string, casting non-string columns.
+pub fn as_text(col: &str, t: &DataType) -> String {
+    if is_string(t) {
+        ident(col)
+    } else {
+        format!("CAST({} AS VARCHAR)", ident(col))
+    }
+}
+
+/// Wraps a total boolean predicate so NULL counts as `null_passes`.
+fn null_guard(col_sql: &str, null_passes: bool, non_null_pred: &str) -> String {
+    format!(
+        "(CASE WHEN {col_sql} IS NULL THEN {} ELSE COALESCE({non_null_pred}, FALSE) END)",
+        if null_passes { "TRUE" } else { "FALSE" }
+    )
+}
+
+/// The value of a literal numeric operand; dynamic expressions are not
+/// allowed per row (SPEC §12.8 DECISION).
+pub fn literal_number(o: &Operand) -> Result<Option<f64>, String> {
+    match o {
+        Operand::Null(_) => Ok(None),
+        Operand::Number(n) => match literal_value(n) {
+            Some(v) => Ok(Some(v)),
+            None => Err("row-level conditions take only literal numbers; dynamic expressions such as last() are allowed in `with threshold`".to_string()),
+        },
+        _ => Err("expected a number".to_string()),
+    }
+}
+
+/// A literal numeric expression folded to its value (flat, left to right).
+fn literal_value(n: &NumExpr) -> Option<f64> {
+    match n {
+        NumExpr::Literal { value, .. } => Some(*value),
+        NumExpr::Paren { inner, .. } => literal_value(inner),
+        NumExpr::Chain { first, rest, .. } => {
+            let mut acc = literal_value(first)?;
+            for (op, e) in rest {
+                acc = op.apply(acc, literal_value(e)?);
+            }
+            Some(acc)
+        }
+        NumExpr::Call { .. } => None,
+    }
+}
+
+fn sql_cmp(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+    }
+}
+
+/// A per-row predicate comparing `value_sql` (a column or expression) with
+/// numeric literals. `Ne` and `not in` without NULL pass NULL rows.
+pub fn numeric_predicate(value_sql: &str, cond: &Condition) -> Result<String, String> {
+    Ok(match cond {
+        Condition::Compare { op, operand, .. } => match literal_number(operand)? {
+            None => match op {
+                CompareOp::Eq => format!("({value_sql} IS NULL)"),
+                CompareOp::Ne => format!("({value_sql} IS NOT NULL)"),
+                _ => return Err("NULL can only be compared with = or !=".to_string()),
+            },
+            Some(v) => null_guard(
+                value_sql,
+                *op == CompareOp::Ne,
+                &format!("{value_sql} {} {}", sql_cmp(*op), number(v)),
+            ),
+        },
+        Condition::Between {
+            negated, low, high, ..
+        } => {
+            let (lo, hi) = match (literal_number(low)?, literal_number(high)?) {
+                (Some(lo), Some(hi)) => (number(lo), number(hi)),
+                _ => return Err("between needs two numbers".to_string()),
+            };
+            let pred = if *negated {
+                format!("{value_sql} <= {lo} OR {value_sql} >= {hi}")
+            } else {
+                format!("{value_sql} > {lo} AND {value_sql} < {hi}")
+            };
+            null_guard(value_sql, false, &format!("({pred})"))
+        }
+        Condition::In {
+            negated,
+            set: InSet::List(items),
+            ..
+        } => {
+            let mut values = Vec::new();
+            let mut has_null = false;
+            for item in items {
+                match literal_number(item)? {
+                    Some(v) => values.push(number(v)),
+                    None => has_null = true,
+                }
+            }
+            let member = if values.is_empty() {
+                "FALSE".to_string()
+            } else {
+                format!("{value_sql} IN ({})", values.join(", "))
+            };
+            if *negated {
+                null_guard(value_sql, !has_null, &format!("NOT ({member})"))
+            } else {
+                null_guard(value_sql, has_null, &member)
+            }
+        }
+        _ => return Err("this condition does not compare numbers".to_string()),
+    })
+}
+
+/// One string-set member for membership tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextItem {
+    /// A literal string.
+    Text(String),
+    /// NULL.
+    Null,
+    /// The empty string.
+    Empty,
+    /// A non-empty whitespace-only string.
+    WhitespacesOnly,
+}
+
+fn item_test(text_sql: &str, item: &TextItem) -> Option<String> {
+    match item {
+        TextItem::Text(t) => Some(format!("{text_sql} = {}", literal(t))),
+        TextItem::Empty => Some(format!("{text_sql} = ''")),
+        TextItem::WhitespacesOnly => Some(format!("regexp_like({text_sql}, '^\\s+$')")),
+        TextItem::Null => None,
+    }
+}
+
+/// A per-row predicate for string conditions. `text_sql` is the column as
+/// text. `items` are already resolved (constants expanded).
+pub fn text_predicate(text_sql: &str, op: TextOp, items: &[TextItem]) -> String {
+    let has_null = items.contains(&TextItem::Null);
+    let tests: Vec<String> = items
+        .iter()
+        .filter_map(|i| item_test(text_sql, i))
+        .collect();
+    let member = if tests.is_empty() {
+        "FALSE".to_string()
+    } else {
+        format!("({})", tests.join(" OR "))
+    };
+    match op {
+        TextOp::In => null_guard(text_sql, has_null, &member),
+        // Negated forms pass NULL unless NULL is listed (SPEC §5 DECISION).
+        TextOp::NotIn => null_guard(text_sql, !has_null, &format!("NOT {member}")),
+    }
+}
+
+/// Membership or its negation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextOp {
+    /// `=` or `in`.
+    In,
+    /// `!=` or `not in`.
+    NotIn,
+}
+
+/// A per-row full-match regex predicate; NULL fails both forms.
+pub fn matches_predicate(text_sql: &str, pattern: &str, negated: bool) -> String {
+    let anchored = literal(&format!("^(?:{pattern})$"));
+    let test = format!("regexp_like({text_sql}, {anchored})");
+    null_guard(
+        text_sql,
+        false,
+        &if negated { format!("NOT {test}") } else { test },
+    )
+}
+
+/// Resolves a date operand to an instant (UTC), given the evaluation clock.
+pub fn resolve_date(value: &DateValue, now: DateTime<Utc>) -> Result<NaiveDateTime, String> {
+    let now_naive = now.naive_utc();
+    match value {
+        DateValue::Date(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(|d| d.and_time(chrono::NaiveTime::MIN))
+            .map_err(|_| format!("\"{text}\" is not a valid date")),
+        DateValue::Time { hour, minute, text } => now_naive
+            .date()
+            .and_hms_opt(*hour, *minute, 0)
+            .ok_or_else(|| format!("\"{text}\" is not a valid time")),
+        DateValue::Now { offset } => {
+            let minute = now_naive
+                .with_second(0)
+                .and_then(|t| t.with_nanosecond(0))
+                .unwrap_or(now_naive);
+            Ok(match offset {
+                None => minute,
+                Some(o) => {
+                    let d = duration_of(&o.duration);
+                    if o.negative { minute - d } else { minute + d }
+                }
+            })
+        }
+    }
+}
+
+/// A DQDL duration as a chrono duration.
+pub fn duration_of(d: &crate::dqdl::ast::Duration) -> ChronoDuration {
+    let amount = i64::from(d.amount);
+    match d.unit {
+        crate::dqdl::ast::DurationUnit::Days => ChronoDuration::days(amount),
+        crate::dqdl::ast::DurationUnit::Hours => ChronoDuration::hours(amount),
+        crate::dqdl::ast::DurationUnit::Minutes => ChronoDuration::minutes(amount),
+    }
+}
+
+/// An instant as an SQL literal fitting a column type: DATE columns compare
+/// at date precision, everything else at timestamp precision.
+pub fn instant_literal(t: NaiveDateTime, column_type: &DataType) -> String {
+    match column_type {
+        DataType::Date32 | DataType::Date64 => format!("DATE '{}'", t.date().format("%Y-%m-%d")),
+        DataType::Timestamp(_, Some(_)) => {
+            format!("TIMESTAMP '{}+00:00'", t.format("%Y-%m-%dT%H:%M:%S%.6f"))
+        }
+        _ => format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f")),
+    }
+}
+
+/// The column as a comparable temporal expression (strings are cast).
+pub fn as_temporal(col: &str, t: &DataType) -> String {
+    if is_temporal(t) {
+        ident(col)
+    } else {
+        format!("CAST({} AS TIMESTAMP)", ident(col))
+    }
+}
+
+/// A per-row predicate comparing a temporal column with resolved instants.
+/// `bounds` holds the operands in order (None for NULL).
+pub fn temporal_predicate(
+    col_sql: &str,
+    cond: &Condition,
+    bounds: &[Option<String>],
+) -> Result<String, String> {
+    let get = |i: usize| bounds.get(i).cloned().flatten();
+    Ok(match cond {
+        Condition::Compare { op, .. } => match get(0) {
+            None => match op {
+                CompareOp::Eq => format!("({col_sql} IS NULL)"),
+                CompareOp::Ne => format!("({col_sql} IS NOT NULL)"),
+                _ => return Err("NULL can only be compared with = or !=".to_string()),
+            },
+            Some(b) => null_guard(
+                col_sql,
+                *op == CompareOp::Ne,
+                &format!("{col_sql} {} {b}", sql_cmp(*op)),
+            ),
+        },
+        Condition::Between { negated, .. } => {
+            let (Some(lo), Some(hi)) = (get(0), get(1)) else {
+                return Err("between needs two dates".to_string());
+            };
+            let pred = if *negated {
+                format!("({col_sql} <= {lo} OR {col_sql} >= {hi})")
+            } else {
+                format!("({col_sql} > {lo} AND {col_sql} < {hi})")
+            };
+            null_guard(col_sql, false, &pred)
+        }
+        Condition::In { negated, .. } => {
+            let has_null = bounds.iter().any(Option::is_none);
+            let values: Vec<String> = bounds.iter().flatten().cloned().collect();
+            let member = if values.is_empty() {
+                "FALSE".to_string()
+            } else {
+                format!("{col_sql} IN ({})", values.join(", "))
+            };
+            if *negated {
+                null_guard(col_sql, !has_null, &format!("NOT ({member})"))
+            } else {
+                null_guard(col_sql, has_null, &member)
+            }
+        }
+        Condition::Matches { .. } => return Err("dates cannot be matched with a regex".to_string()),
+    })
+}
+
+/// The SQL type a ColumnDataType name checks, or `None` if unknown.
+pub fn cast_type(name: &str) -> Option<String> {
+    let lower = name.trim().to_ascii_lowercase();
+    Some(match lower.as_str() {
+        "boolean" => "BOOLEAN".to_string(),
+        "date" => "DATE".to_string(),
+        "timestamp" => "TIMESTAMP".to_string(),
+        "integer" | "int" => "INT".to_string(),
+        "long" | "bigint" => "BIGINT".to_string(),
+        "double" => "DOUBLE".to_string(),
+        "float" => "FLOAT".to_string(),
+        "string" => "VARCHAR".to_string(),
+        other if other.starts_with("decimal(") && other.ends_with(')') => {
+            let inner = &other[8..other.len() - 1];
+            let (p, s) = inner.split_once(',')?;
+            let (p, s): (u8, i8) = (p.trim().parse().ok()?, s.trim().parse().ok()?);
+            format!("DECIMAL({p},{s})")
+        }
+        _ => return None,
+    })
+}
+
+/// A per-row predicate: the value, as text, casts strictly to `sql_type`.
+/// NULL never casts (non-compliant, SPEC §12.6).
+pub fn casts_to(text_sql: &str, sql_type: &str) -> String {
+    format!("COALESCE(TRY_CAST(trim({text_sql}) AS {sql_type}) IS NOT NULL, FALSE)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("O'Brien"), "'O''Brien'");
+        assert_eq!(number(5.0), "5.0");
+        assert_eq!(number(0.98), "0.98");
+    }
+
+    #[test]
+    fn cast_types() {
+        assert_eq!(cast_type("Integer").as_deref(), Some("INT"));
+        assert_eq!(
+            cast_type("DECIMAL(10, 2)").as_deref(),
+            Some("DECIMAL(10,2)")
+        );
+        assert_eq!(cast_type("Blob"), None);
+    }
+
+    #[test]
+    fn text_membership_null_rules() {
+        let p = text_predicate("c", TextOp::NotIn, &[TextItem::Text("x".into())]);
+        assert!(p.starts_with("(CASE WHEN c IS NULL THEN TRUE"), "{p}");
+        let p = text_predicate("c", TextOp::NotIn, &[TextItem::Null]);
+        assert!(p.starts_with("(CASE WHEN c IS NULL THEN FALSE"), "{p}");
+    }
+}

@@ -1,0 +1,55 @@
+//! The JSON report of a check: a contract that later layers store and serve.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Outcome;
+
+/// The result of checking one dataset against one ruleset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// The primary dataset's location.
+    pub dataset: String,
+    /// The ruleset's name (file path or registry name).
+    pub ruleset: String,
+    /// Passed rules / rules; `None` when there are no rules (analyzers only).
+    pub score: Option<f64>,
+    /// Rules passed.
+    pub passed: usize,
+    /// Rules failed.
+    pub failed: usize,
+    /// Rules that could not be evaluated.
+    pub errors: usize,
+    /// When evaluation started (RFC 3339).
+    pub started_at: String,
+    /// Wall time of the evaluation.
+    pub duration_ms: u64,
+    /// One entry per top-level rule, in ruleset order.
+    pub rules: Vec<RuleResult>,
+    /// Analyzer metrics by name.
+    pub analyzers: BTreeMap<String, f64>,
+}
+
+/// The result of one top-level rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuleResult {
+    /// The canonical rule text.
+    pub rule: String,
+    /// Passed, Failed or Error.
+    pub outcome: Outcome,
+    /// What a person needs to know.
+    pub message: String,
+    /// The metrics it used, by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// Labels (DefaultLabels merged with the rule's own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Report {
+    /// True when every rule passed.
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0 && self.errors == 0
+    }
+}
