@@ -276,6 +276,10 @@ fn number_at(array: &dyn Array) -> Result<Option<f64>, String> {
 
 /// A DataFusion error as one readable line.
 pub fn clean(e: &datafusion::error::DataFusionError) -> String {
-    let text = e.to_string();
-    text.lines().next().unwrap_or(&text).trim().to_string()
+    e.to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
 }

@@ -94,11 +94,11 @@ pub async fn row_match(ctx: &SessionContext, sql: &str) -> QueryResult {
     }
     let on: Vec<String> = returned
         .iter()
-        .map(|c| format!("q.{0} IS NOT DISTINCT FROM p.{0}", ident(c)))
+        .map(|c| format!("(q.{0} IS NOT DISTINCT FROM p.{0})", ident(c)))
         .collect();
     let count_sql = format!(
-        "SELECT (SELECT CAST(count(*) AS DOUBLE) FROM {t} p WHERE EXISTS (SELECT 1 FROM ({prepared}) q WHERE {on})), \
-         (SELECT CAST(count(*) AS DOUBLE) FROM {t})",
+        "SELECT (SELECT CAST(count(*) AS DOUBLE) FROM {t} p WHERE EXISTS (SELECT 1 FROM ({prepared}) q WHERE {on})) AS matching, \
+         (SELECT CAST(count(*) AS DOUBLE) FROM {t}) AS total",
         t = ident(PRIMARY),
         on = on.join(" AND ")
     );

@@ -300,12 +300,22 @@ pub fn combine(expr: &RuleExpr, leaves: &mut impl Iterator<Item = Judged>) -> Ju
                 LogicalOp::Or if has(Outcome::Error) => Outcome::Error,
                 LogicalOp::Or => Outcome::Failed,
             };
+            // Leaves may report different values under one name
+            // (`(ColumnValues "x" > 0) and (ColumnValues "x" < 9)`); keep
+            // each distinct value, numbering repeats.
             let mut metrics: Vec<(String, f64)> = Vec::new();
             for p in &parts {
-                for m in &p.metrics {
-                    if !metrics.iter().any(|(n, _)| n == &m.0) {
-                        metrics.push(m.clone());
+                for (name, v) in &p.metrics {
+                    if metrics.iter().any(|(n, x)| n == name && x == v) {
+                        continue;
                     }
+                    let mut key = name.clone();
+                    let mut k = 2;
+                    while metrics.iter().any(|(n, _)| n == &key) {
+                        key = format!("{name}#{k}");
+                        k += 1;
+                    }
+                    metrics.push((key, *v));
                 }
             }
             let message = parts

@@ -863,7 +863,7 @@ impl<'a> Planner<'a> {
             .collect();
         let mut equal: Vec<String> = compared
             .iter()
-            .map(|(p, r)| format!("p.{} IS NOT DISTINCT FROM r.{}", ident(p), ident(r)))
+            .map(|(p, r)| format!("(p.{} IS NOT DISTINCT FROM r.{})", ident(p), ident(r)))
             .collect();
         if equal.is_empty() {
             equal.push("TRUE".to_string());
@@ -871,7 +871,7 @@ impl<'a> Planner<'a> {
         let (pt, rt) = (ident(PRIMARY), ident(alias));
         let count = |from: String| format!("(SELECT CAST(count(*) AS DOUBLE) FROM {from})");
         let sql = format!(
-            "SELECT {}, {}, {}, {}, {}, {}, {}",
+            "SELECT {} AS p_rows, {} AS p_keys, {} AS p_null_keys, {} AS r_rows, {} AS r_keys, {} AS r_null_keys, {} AS matched",
             count(pt.clone()),
             count(format!(
                 "(SELECT {} FROM {pt} GROUP BY {})",

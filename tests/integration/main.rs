@@ -4,4 +4,6 @@
 mod cli_dqdl;
 mod dqdl_golden;
 mod dqdl_props;
+mod fixtures;
 mod rulesets;
+mod semantics;
