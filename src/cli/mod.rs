@@ -2,6 +2,7 @@
 //! Commands print; the library they call never does.
 
 mod check;
+mod demo;
 mod fmt;
 mod validate;
 
@@ -61,6 +62,28 @@ enum Command {
         #[arg(long, env = "DQGATE_NOW")]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Generate DeFtunes sample data and check it with the DeFtunes rulesets.
+    ///
+    /// Writes songs, users and sessions (partitioned by ingestion date) as
+    /// Parquet under --out, with a handful of deliberate defects, then checks
+    /// each dataset and prints the reports.
+    Demo {
+        /// Session rows to generate.
+        #[arg(long, default_value_t = 20_000)]
+        rows: usize,
+        /// Ingestion days the sessions are spread over.
+        #[arg(long, default_value_t = 7)]
+        days: usize,
+        /// Seed of the generator (same seed, same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Where to write the data.
+        #[arg(long, default_value = "dqgate-demo")]
+        out: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
     /// Print DQDL files in canonical form (comments are kept).
     ///
     /// Without flags the canonical text goes to standard output. Exit status
@@ -96,6 +119,19 @@ pub fn run(cli: Cli) -> ExitCode {
             write,
             check,
         } => fmt::run(&files, write, check),
+        Command::Demo {
+            rows,
+            days,
+            seed,
+            out,
+            format,
+        } => demo::run(demo::DemoArgs {
+            rows,
+            days,
+            seed,
+            out,
+            format,
+        }),
         Command::Check {
             ruleset,
             data,

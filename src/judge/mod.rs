@@ -41,12 +41,12 @@ fn value(f: &Formula, results: &[QueryResult]) -> Result<Option<f64>, Problem> {
         Formula::Const(v) => Some(*v),
         Formula::Ratio(a, b) => match (value(a, results)?, value(b, results)?) {
             (_, None) | (None, _) => None,
-            (_, Some(d)) if d == 0.0 => None,
+            (_, Some(0.0)) => None,
             (Some(n), Some(d)) => Some(n / d),
         },
         Formula::AggregateRatio(a, b) => match (value(a, results)?, value(b, results)?) {
             (Some(x), Some(y)) if x == 0.0 && y == 0.0 => Some(1.0),
-            (Some(_), Some(y)) if y == 0.0 => Some(0.0),
+            (Some(_), Some(0.0)) => Some(0.0),
             (Some(x), Some(y)) => Some(x / y),
             _ => None,
         },

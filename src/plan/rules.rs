@@ -27,7 +27,7 @@ pub fn plan_ruleset(ruleset: &Ruleset, ctx: &PlanContext<'_>) -> Plan {
         .collect();
     for (i, rule) in all_leaves.into_iter().enumerate() {
         p.reg.current_leaf = Some(i);
-        leaves.push(p.rule(rule).unwrap_or_else(|decided| decided));
+        leaves.push(p.rule(rule).unwrap_or_else(|decided| *decided));
     }
     p.reg.current_leaf = None;
     let analyzers = ruleset
@@ -36,7 +36,7 @@ pub fn plan_ruleset(ruleset: &Ruleset, ctx: &PlanContext<'_>) -> Plan {
         .flatten()
         .map(|a| {
             p.analyzer(a.rule_type, &a.params)
-                .unwrap_or_else(|decided| decided)
+                .unwrap_or_else(|decided| *decided)
         })
         .collect();
     Plan {
@@ -48,17 +48,17 @@ pub fn plan_ruleset(ruleset: &Ruleset, ctx: &PlanContext<'_>) -> Plan {
 }
 
 /// A rule settled while planning (missing column, unsupported, ...).
-type Settled = LeafPlan;
+type Settled = Box<LeafPlan>;
 
 fn decided(outcome: Outcome, message: impl Into<String>) -> Settled {
-    LeafPlan {
+    Box::new(LeafPlan {
         metrics: Vec::new(),
         check: Check::Decided {
             outcome,
             message: message.into(),
         },
         row_predicate: None,
-    }
+    })
 }
 
 fn error(message: impl Into<String>) -> Settled {
@@ -197,7 +197,7 @@ impl<'a> Planner<'a> {
                     condition()?,
                 ))
             }
-            ColumnExists => Ok(match self.column(PRIMARY, &params[0]) {
+            ColumnExists => Ok(*match self.column(PRIMARY, &params[0]) {
                 Ok(_) => decided(Outcome::Passed, format!("column {} exists", params[0])),
                 Err(settled) => settled,
             }),
@@ -370,7 +370,8 @@ impl<'a> Planner<'a> {
         let (c, t) = self.column(PRIMARY, name)?;
         if !sql::is_numeric(&t) {
             return Err(error(format!(
-                "{what} needs a numeric column; {name} is {t}"
+                "{what} needs a numeric column; {name} is {}",
+                sql::describe(&t)
             )));
         }
         Ok(c)
@@ -535,7 +536,8 @@ impl<'a> Planner<'a> {
             ValueKind::Number => {
                 if !sql::is_numeric(&t) {
                     return Err(error(format!(
-                        "ColumnValues compares numbers, but {name} is {t}"
+                        "ColumnValues compares numbers, but {name} is {}",
+                        sql::describe(&t)
                     )));
                 }
                 let pred = sql::numeric_predicate(&ident(&c), cond).map_err(error)?;
@@ -603,7 +605,8 @@ impl<'a> Planner<'a> {
             ValueKind::Date => {
                 if !(sql::is_temporal(&t) || sql::is_string(&t)) {
                     return Err(error(format!(
-                        "ColumnValues compares dates, but {name} is {t}"
+                        "ColumnValues compares dates, but {name} is {}",
+                        sql::describe(&t)
                     )));
                 }
                 let mut bounds = Vec::new();
@@ -696,7 +699,8 @@ impl<'a> Planner<'a> {
         let (c, t) = self.column(PRIMARY, name)?;
         if !(sql::is_temporal(&t) || sql::is_string(&t)) {
             return Err(error(format!(
-                "DataFreshness needs a date or timestamp column; {name} is {t}"
+                "DataFreshness needs a date or timestamp column; {name} is {}",
+                sql::describe(&t)
             )));
         }
         // DATE columns count from midnight; compare as timestamps.
@@ -941,7 +945,8 @@ impl<'a> Planner<'a> {
         let (c, t) = self.column(&alias, &col)?;
         if !sql::is_numeric(&t) {
             return Err(error(format!(
-                "{func} needs a numeric column; {col} is {t}"
+                "{func} needs a numeric column; {col} is {}",
+                sql::describe(&t)
             )));
         }
         let f = self.agg(&alias, &format!("{func}({})", ident(&c)), None);

@@ -38,6 +38,24 @@ pub fn is_string(t: &DataType) -> bool {
         || matches!(t, DataType::Dictionary(_, v) if is_string(v))
 }
 
+/// A column type as a steward reads it: "a string column (Utf8View)".
+pub fn describe(t: &DataType) -> String {
+    let kind = if is_string(t) {
+        "a string"
+    } else if t.is_integer() {
+        "an integer"
+    } else if is_numeric(t) {
+        "a decimal number"
+    } else if matches!(t, DataType::Boolean) {
+        "a boolean"
+    } else if is_temporal(t) {
+        "a date/time"
+    } else {
+        "a"
+    };
+    format!("{kind} column ({t})")
+}
+
 /// True for dates and timestamps.
 pub fn is_temporal(t: &DataType) -> bool {
     matches!(

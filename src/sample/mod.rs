@@ -225,7 +225,7 @@ fn songs(rng: &mut Rng, n: usize) -> Result<(RecordBatch, Songs), SampleError> {
         artist_mbid.push(a.1.clone());
         // Defect: a few songs lost their artist name.
         artist_name.push((!rng.chance(0.002)).then(|| a.2.clone()));
-        duration.push((120.0 + rng.unit() * 300.0 * 100.0).round() / 100.0);
+        duration.push(((120.0 + rng.unit() * 300.0) * 100.0).round() / 100.0);
         familiarity.push(rng.unit());
         hotttnesss.push(rng.unit() * 0.9);
         // As in the Million Song Dataset, year 0 means unknown.

@@ -1,7 +1,9 @@
 //! The single integration-test binary (one link of the whole stack); one
 //! module per area.
 
+mod cli_check;
 mod cli_dqdl;
+mod demo;
 mod dqdl_golden;
 mod dqdl_props;
 mod fixtures;

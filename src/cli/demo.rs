@@ -1,0 +1,146 @@
+//! `dqgate demo`: generate DeFtunes sample data and check it with the
+//! DeFtunes rulesets, end to end, on local files.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
+use dqgate::check::{self, CheckRequest};
+use dqgate::report::Report;
+use dqgate::sample::{self, SampleSpec};
+use dqgate::source::DatasetSpec;
+
+use super::OutputFormat;
+use super::check::{CANNOT_RUN, table};
+
+/// The DeFtunes rulesets, embedded so the demo runs from any folder.
+pub const RULESETS: [(&str, &str); 3] = [
+    (
+        "sessions",
+        include_str!("../../rulesets/deftunes/sessions.dqdl"),
+    ),
+    ("users", include_str!("../../rulesets/deftunes/users.dqdl")),
+    ("songs", include_str!("../../rulesets/deftunes/songs.dqdl")),
+];
+
+/// Options of `dqgate demo`.
+pub struct DemoArgs {
+    pub rows: usize,
+    pub days: usize,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub format: OutputFormat,
+}
+
+fn spec(alias: &str, path: &Path) -> DatasetSpec {
+    DatasetSpec {
+        alias: alias.to_string(),
+        location: path.display().to_string(),
+        format: None,
+    }
+}
+
+pub fn run(args: DemoArgs) -> ExitCode {
+    let anchor = Utc::now().date_naive().and_time(chrono::NaiveTime::MIN);
+    let text = args.format == OutputFormat::Text;
+    if text {
+        eprintln!(
+            "generating DeFtunes sample data in {} ({} sessions over {} days)…",
+            args.out.display(),
+            args.rows,
+            args.days
+        );
+    }
+    let summary = match sample::generate(
+        &args.out,
+        &SampleSpec {
+            sessions: args.rows,
+            days: args.days,
+            seed: args.seed,
+            anchor,
+        },
+        |step| {
+            if text {
+                eprintln!("  wrote {step}");
+            }
+        },
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(CANNOT_RUN);
+        }
+    };
+    let rules_dir = args.out.join("rulesets");
+    if let Err(e) = std::fs::create_dir_all(&rules_dir) {
+        eprintln!("error: cannot create {}: {e}", rules_dir.display());
+        return ExitCode::from(CANNOT_RUN);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(CANNOT_RUN);
+        }
+    };
+    let mut reports: Vec<Report> = Vec::new();
+    for (name, ruleset) in RULESETS {
+        let path = rules_dir.join(format!("{name}.dqdl"));
+        if let Err(e) = std::fs::write(&path, ruleset) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(CANNOT_RUN);
+        }
+        let datasets = match name {
+            "sessions" => vec![
+                spec("primary", &summary.sessions),
+                spec("users", &summary.users),
+                spec("songs", &summary.songs),
+            ],
+            "users" => vec![spec("primary", &summary.users)],
+            _ => vec![spec("primary", &summary.songs)],
+        };
+        if text {
+            eprintln!("checking {name}…");
+        }
+        let request = CheckRequest {
+            ruleset_name: path.display().to_string(),
+            ruleset_text: ruleset.to_string(),
+            datasets,
+            now: None,
+        };
+        match runtime.block_on(check::run(request)) {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(CANNOT_RUN);
+            }
+        }
+    }
+    match args.format {
+        OutputFormat::Json => match serde_json::to_string_pretty(&reports) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("error: cannot encode the reports: {e}"),
+        },
+        OutputFormat::Text => {
+            let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            for r in &reports {
+                println!("{}", table(r, color));
+            }
+            println!(
+                "The sample data carries deliberate defects: the rules marked \"expected to fail\" in {} should fail, and only those.",
+                rules_dir.display()
+            );
+            println!(
+                "Try: dqgate check --ruleset {}/sessions.dqdl --data {} --data users={} --data songs={} --explain",
+                rules_dir.display(),
+                summary.sessions.display(),
+                summary.users.display(),
+                summary.songs.display()
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
