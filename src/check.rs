@@ -63,7 +63,13 @@ pub struct Prepared {
 
 /// A DataFusion session for evaluations.
 pub fn session() -> SessionContext {
-    let config = SessionConfig::new().with_information_schema(false);
+    let mut config = SessionConfig::new().with_information_schema(false);
+    // Read files in sub-folders too: globs such as `day=*/part-*.parquet`
+    // and nested layouts that are not hive partitions.
+    config
+        .options_mut()
+        .execution
+        .listing_table_ignore_subdirectory = false;
     SessionContext::new_with_config(config)
 }
 

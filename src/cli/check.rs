@@ -116,10 +116,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
         }
         match args.format {
             OutputFormat::Json => match serde_json::to_string_pretty(&report) {
-                Ok(j) => println!("{j}"),
+                Ok(j) => outln!("{j}"),
                 Err(e) => eprintln!("error: cannot encode the report: {e}"),
             },
-            OutputFormat::Text => print!("{}", table(&report, std::io::stdout().is_terminal())),
+            OutputFormat::Text => out!("{}", table(&report, std::io::stdout().is_terminal())),
         }
         if report.all_passed() {
             ExitCode::SUCCESS
@@ -132,8 +132,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
 fn print_explain(prepared: &Prepared) {
     let leaves = prepared.leaf_texts();
     for (i, scan) in prepared.scans().iter().enumerate() {
-        println!("scan {} — {} over `{}`", i + 1, scan.kind, scan.dataset);
-        println!("  sql: {}", scan.sql);
+        outln!("scan {} — {} over `{}`", i + 1, scan.kind, scan.dataset);
+        outln!("  sql: {}", scan.sql);
         let mut served: Vec<usize> = scan
             .queries
             .iter()
@@ -142,10 +142,10 @@ fn print_explain(prepared: &Prepared) {
         served.sort_unstable();
         served.dedup();
         for leaf in served {
-            println!("  serves: {}", leaves[leaf]);
+            outln!("  serves: {}", leaves[leaf]);
         }
     }
-    println!();
+    outln!();
 }
 
 /// The human report: one line per rule, then a summary.

@@ -121,19 +121,19 @@ pub fn run(args: DemoArgs) -> ExitCode {
     }
     match args.format {
         OutputFormat::Json => match serde_json::to_string_pretty(&reports) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => outln!("{j}"),
             Err(e) => eprintln!("error: cannot encode the reports: {e}"),
         },
         OutputFormat::Text => {
             let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
             for r in &reports {
-                println!("{}", table(r, color));
+                outln!("{}", table(r, color));
             }
-            println!(
+            outln!(
                 "The sample data carries deliberate defects: the rules marked \"expected to fail\" in {} should fail, and only those.",
                 rules_dir.display()
             );
-            println!(
+            outln!(
                 "Try: dqgate check --ruleset {}/sessions.dqdl --data {} --data users={} --data songs={} --explain",
                 rules_dir.display(),
                 summary.sessions.display(),

@@ -29,7 +29,7 @@ pub fn run(files: &[PathBuf], write: bool, check: bool) -> ExitCode {
         let formatted = dqdl::format_ruleset(&ruleset);
         if check {
             if formatted != source {
-                println!("{file}");
+                outln!("{file}");
                 failed = true;
             }
         } else if write {
@@ -40,7 +40,7 @@ pub fn run(files: &[PathBuf], write: bool, check: bool) -> ExitCode {
                 failed = true;
             }
         } else {
-            print!("{formatted}");
+            out!("{formatted}");
         }
     }
     if failed {

@@ -1,6 +1,22 @@
 //! Command-line front: argument definitions and one module per subcommand.
 //! Commands print; the library they call never does.
 
+/// `println!` that ignores a closed pipe (`dqgate check ... | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod check;
 mod demo;
 mod fmt;

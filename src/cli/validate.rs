@@ -62,7 +62,7 @@ pub fn run(files: &[PathBuf], format: OutputFormat) -> ExitCode {
     }
     match format {
         OutputFormat::Json => match serde_json::to_string_pretty(&reports) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => outln!("{json}"),
             Err(e) => eprintln!("error: cannot encode the report: {e}"),
         },
         OutputFormat::Text => {

@@ -171,6 +171,16 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Format
         );
     }
     let schema = options.infer_schema(&state, &url).await.map_err(read_err)?;
+    if schema.fields().is_empty() {
+        return Err(SourceError::NotFound {
+            alias: spec.alias.clone(),
+            location: format!(
+                "{} (no {} files matched)",
+                spec.location,
+                extension.trim_start_matches('.')
+            ),
+        });
+    }
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);

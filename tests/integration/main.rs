@@ -9,3 +9,4 @@ mod dqdl_props;
 mod fixtures;
 mod rulesets;
 mod semantics;
+mod sources;
