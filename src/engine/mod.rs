@@ -76,19 +76,38 @@ pub fn scans(plan: &Plan) -> Vec<Scan> {
             queries: ids,
         });
     }
+    // Frequency requests sharing (dataset, filter) become one GROUPING SETS scan.
+    let mut groups: Vec<((&str, Option<&str>), Vec<QueryId>)> = Vec::new();
+    for (i, q) in plan.queries.iter().enumerate() {
+        if let Query::Frequency {
+            dataset, filter, ..
+        } = q
+        {
+            let key = (dataset.as_str(), filter.as_deref());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, ids)) => ids.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+    }
+    for ((dataset, filter), ids) in groups {
+        let sets: Vec<&[String]> = ids
+            .iter()
+            .filter_map(|i| match &plan.queries[*i] {
+                Query::Frequency { columns, .. } => Some(columns.as_slice()),
+                _ => None,
+            })
+            .collect();
+        out.push(Scan {
+            kind: "frequency",
+            dataset: dataset.to_string(),
+            sql: frequency_sql(dataset, filter, &sets),
+            queries: ids,
+        });
+    }
     for (i, q) in plan.queries.iter().enumerate() {
         match q {
-            Query::Aggregate { .. } => {}
-            Query::Frequency {
-                dataset,
-                filter,
-                columns,
-            } => out.push(Scan {
-                kind: "frequency",
-                dataset: dataset.clone(),
-                sql: frequency_sql(dataset, filter.as_deref(), columns),
-                queries: vec![i],
-            }),
+            Query::Aggregate { .. } | Query::Frequency { .. } => {}
             Query::Sql { sql, from_user } => out.push(Scan {
                 kind: if *from_user { "custom sql" } else { "join" },
                 dataset: "*".to_string(),
@@ -119,25 +138,79 @@ fn aggregate_sql(dataset: &str, exprs: &[&str]) -> String {
     format!("SELECT {} FROM {}", cols.join(", "), ident(dataset))
 }
 
-/// Frequency statistics of a column set in one GROUP BY:
-/// [non-NULL rows, distinct non-NULL values, values seen once, Σ f·ln f, NULL groups].
-fn frequency_sql(dataset: &str, filter: Option<&str>, columns: &[String]) -> String {
-    let keys: Vec<String> = columns.iter().map(|c| ident(c)).collect();
-    let all_null = keys
-        .iter()
-        .map(|k| format!("{k} IS NULL"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+/// Frequency statistics of column sets in one GROUP BY (GROUPING SETS when
+/// there are several): per set, [non-NULL rows, distinct non-NULL values,
+/// values seen once, Σ f·ln f, NULL groups], concatenated in set order.
+fn frequency_sql(dataset: &str, filter: Option<&str>, sets: &[&[String]]) -> String {
     let filter = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
+    let all_null = |cols: &[String]| {
+        cols.iter()
+            .map(|c| format!("{} IS NULL", ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let stats = |set: &str| {
+        format!(
+            "CAST(sum(f) FILTER (WHERE {set}NOT nk) AS DOUBLE), \
+             CAST(count(*) FILTER (WHERE {set}NOT nk) AS DOUBLE), \
+             CAST(count(*) FILTER (WHERE {set}f = 1 AND NOT nk) AS DOUBLE), \
+             sum(CAST(f AS DOUBLE) * ln(CAST(f AS DOUBLE))) FILTER (WHERE {set}NOT nk), \
+             CAST(count(*) FILTER (WHERE {set}nk) AS DOUBLE)"
+        )
+    };
+    if let [cols] = sets {
+        let keys: Vec<String> = cols.iter().map(|c| ident(c)).collect();
+        return format!(
+            "SELECT {} FROM (SELECT count(*) AS f, ({}) AS nk FROM {}{filter} GROUP BY {}) AS freq",
+            stats(""),
+            all_null(cols),
+            ident(dataset),
+            keys.join(", ")
+        );
+    }
+    // A set is recognised by exactly its own columns being grouped.
+    let mut union: Vec<&String> = Vec::new();
+    for c in sets.iter().flat_map(|s| s.iter()) {
+        if !union.contains(&c) {
+            union.push(c);
+        }
+    }
+    let set_test = |cols: &[String]| {
+        union
+            .iter()
+            .map(|u| format!("grouping({}) = {}", ident(u), u8::from(!cols.contains(u))))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let set_id: Vec<String> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, cols)| format!("WHEN {} THEN {i}", set_test(cols)))
+        .collect();
+    let null_key: Vec<String> = sets
+        .iter()
+        .map(|cols| format!("WHEN {} THEN {}", set_test(cols), all_null(cols)))
+        .collect();
+    let grouping_sets: Vec<String> = sets
+        .iter()
+        .map(|cols| {
+            format!(
+                "({})",
+                cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    let columns: Vec<String> = (0..sets.len())
+        .map(|i| stats(&format!("gs = {i} AND ")))
+        .collect();
     format!(
-        "SELECT CAST(sum(f) FILTER (WHERE NOT nk) AS DOUBLE), \
-         CAST(count(*) FILTER (WHERE NOT nk) AS DOUBLE), \
-         CAST(count(*) FILTER (WHERE f = 1 AND NOT nk) AS DOUBLE), \
-         sum(CAST(f AS DOUBLE) * ln(CAST(f AS DOUBLE))) FILTER (WHERE NOT nk), \
-         CAST(count(*) FILTER (WHERE nk) AS DOUBLE) \
-         FROM (SELECT count(*) AS f, ({all_null}) AS nk FROM {}{filter} GROUP BY {}) AS g",
+        "SELECT {} FROM (SELECT count(*) AS f, CASE {} END AS gs, CASE {} END AS nk FROM {}{filter} \
+         GROUP BY GROUPING SETS ({})) AS freq",
+        columns.join(", "),
+        set_id.join(" "),
+        null_key.join(" "),
         ident(dataset),
-        keys.join(", ")
+        grouping_sets.join(", ")
     )
 }
 
@@ -157,6 +230,7 @@ pub async fn execute(ctx: &SessionContext, plan: &Plan) -> Vec<QueryResult> {
 async fn run_scan(ctx: &SessionContext, plan: &Plan, scan: &Scan) -> Vec<(QueryId, QueryResult)> {
     match scan.kind {
         "aggregate" => run_aggregate(ctx, plan, scan).await,
+        "frequency" => run_frequency(ctx, plan, scan).await,
         _ => {
             let id = scan.queries[0];
             let r = match &plan.queries[id] {
@@ -212,6 +286,40 @@ async fn run_aggregate(
         Err(e) => answered.push((good[0].0, Err(e))),
     }
     answered
+}
+
+/// Runs merged frequency requests; if the merged query fails, each request
+/// runs alone so one bad column set fails only its own rules.
+async fn run_frequency(
+    ctx: &SessionContext,
+    plan: &Plan,
+    scan: &Scan,
+) -> Vec<(QueryId, QueryResult)> {
+    const STATS: usize = 5;
+    match one_row(ctx, &scan.sql).await {
+        Ok(row) if row.len() == STATS * scan.queries.len() => scan
+            .queries
+            .iter()
+            .zip(row.chunks(STATS))
+            .map(|(id, stats)| (*id, Ok(stats.to_vec())))
+            .collect(),
+        Err(e) if scan.queries.len() == 1 => vec![(scan.queries[0], Err(e))],
+        _ => {
+            let mut answered = Vec::new();
+            for id in &scan.queries {
+                if let Query::Frequency {
+                    dataset,
+                    filter,
+                    columns,
+                } = &plan.queries[*id]
+                {
+                    let sql = frequency_sql(dataset, filter.as_deref(), &[columns.as_slice()]);
+                    answered.push((*id, one_row(ctx, &sql).await));
+                }
+            }
+            answered
+        }
+    }
 }
 
 /// Plans (and optimizes) a query without running it.
