@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::dqdl::{self, DqdlError, Ruleset};
@@ -27,6 +28,9 @@ pub struct CheckRequest {
     pub datasets: Vec<DatasetSpec>,
     /// The clock for `now()` and DataFreshness; the current time if `None`.
     pub now: Option<DateTime<Utc>>,
+    /// Most memory the evaluation may hold, in bytes (sorts and group-bys
+    /// spill to disk first); unlimited if `None`.
+    pub memory_limit: Option<usize>,
 }
 
 /// Why a check could not run at all.
@@ -41,6 +45,9 @@ pub enum CheckError {
     /// The primary dataset cannot be read.
     #[error(transparent)]
     Primary(SourceError),
+    /// The DataFusion runtime could not be built.
+    #[error("cannot set up the query engine: {0}")]
+    Engine(String),
     /// Writing the failed rows failed.
     #[error("cannot write failed rows to {path}: {message}")]
     FailedRows {
@@ -61,16 +68,25 @@ pub struct Prepared {
     started: Instant,
 }
 
-/// A DataFusion session for evaluations.
-pub fn session() -> SessionContext {
+/// A DataFusion session for evaluations, with a bounded memory pool when
+/// `memory_limit` is given (exceeding it is a clear "resources exhausted"
+/// error for the rules concerned, never an out-of-memory kill).
+pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, CheckError> {
     let mut config = SessionConfig::new().with_information_schema(false);
-    // Read files in sub-folders too: globs such as `day=*/part-*.parquet`
-    // and nested layouts that are not hive partitions.
+    // Read files in sub-folders too: globs across folders and nested
+    // layouts that are not hive partitions.
     config
         .options_mut()
         .execution
         .listing_table_ignore_subdirectory = false;
-    SessionContext::new_with_config(config)
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(bytes) = memory_limit {
+        runtime = runtime.with_memory_limit(bytes, 1.0);
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| CheckError::Engine(engine::clean(&e)))?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 /// Parses, registers and plans; fails only when nothing can be evaluated.
@@ -81,7 +97,7 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
     if !request.datasets.iter().any(|d| d.alias == PRIMARY) {
         return Err(CheckError::NoPrimary);
     }
-    let ctx = session();
+    let ctx = session(request.memory_limit)?;
     let mut schemas = HashMap::new();
     let mut unavailable = HashMap::new();
     for spec in &request.datasets {

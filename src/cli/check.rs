@@ -23,6 +23,34 @@ pub struct CheckArgs {
     pub failed_rows: Option<PathBuf>,
     pub explain: bool,
     pub now: Option<DateTime<Utc>>,
+    pub memory_limit: Option<usize>,
+}
+
+/// Parses a byte size: `512MiB`, `4GiB`, `2GB`, `1048576`.
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 512MiB or 4GiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; use B, KB, KiB, MB, MiB, GB or GiB"
+            ));
+        }
+    };
+    Ok((value * scale) as usize)
 }
 
 /// Builds the datasets from `--data` arguments: the first without an alias
@@ -58,6 +86,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         ruleset_text: source.clone(),
         datasets: datasets(&args.data),
         now: args.now,
+        memory_limit: args.memory_limit,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -110,6 +110,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
             ruleset_text: ruleset.to_string(),
             datasets,
             now: None,
+            memory_limit: None,
         };
         match runtime.block_on(check::run(request)) {
             Ok(report) => reports.push(report),

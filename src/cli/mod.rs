@@ -77,6 +77,10 @@ enum Command {
         /// `now()` and DataFreshness.
         #[arg(long, env = "DQGATE_NOW")]
         now: Option<chrono::DateTime<chrono::Utc>>,
+        /// Most memory the evaluation may use (e.g. 4GiB); sorts and
+        /// group-bys spill to disk before failing. Unlimited by default.
+        #[arg(long, env = "DQGATE_MEMORY_LIMIT", value_parser = check::parse_bytes)]
+        memory_limit: Option<usize>,
     },
     /// Generate DeFtunes sample data and check it with the DeFtunes rulesets.
     ///
@@ -155,6 +159,7 @@ pub fn run(cli: Cli) -> ExitCode {
             failed_rows,
             explain,
             now,
+            memory_limit,
         } => check::run(check::CheckArgs {
             ruleset,
             data,
@@ -162,6 +167,7 @@ pub fn run(cli: Cli) -> ExitCode {
             failed_rows,
             explain,
             now,
+            memory_limit,
         }),
     }
 }

@@ -296,3 +296,17 @@ async fn failed_rows_are_written_with_the_rules_they_failed() {
         "skips listed:\n{text}"
     );
 }
+
+#[test]
+fn memory_limit_is_parsed_and_applied() {
+    let dir = setup("Rules = [ RowCount = 10, IsUnique \"id\" ]\n");
+    assert_eq!(
+        check(dir.path(), &["--memory-limit", "256MiB"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let bad = check(dir.path(), &["--memory-limit", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a size such as 512MiB or 4GiB"));
+}

@@ -63,6 +63,7 @@ async fn deftunes_rulesets_fail_exactly_where_they_say() {
             ruleset_text: text.clone(),
             datasets,
             now: Some(now),
+            memory_limit: None,
         })
         .await
         .expect("check runs");

@@ -963,6 +963,7 @@ async fn every_rule_type_matches_hand_computed_metrics() {
             },
         ],
         now: Some(fixtures::now()),
+        memory_limit: None,
     })
     .await
     .expect("the check runs");

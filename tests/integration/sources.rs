@@ -16,6 +16,7 @@ async fn outcomes(location: String, rules: &str) -> Vec<(Outcome, String)> {
             format: None,
         }],
         now: Some(fixtures::now()),
+        memory_limit: None,
     })
     .await
     .expect("check runs");
@@ -105,6 +106,7 @@ async fn globs_across_folders() {
             format: None,
         }],
         now: None,
+        memory_limit: None,
     })
     .await;
     assert!(
