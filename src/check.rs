@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use tracing::Instrument;
 
 use crate::dqdl::{self, DqdlError, Ruleset};
 use crate::engine::{self, Scan};
@@ -168,7 +169,14 @@ impl Prepared {
 
     /// Runs the scans and judges every rule.
     pub async fn evaluate(&self) -> Report {
-        let results = engine::execute(&self.ctx, &self.plan).await;
+        let results = engine::execute(&self.ctx, &self.plan)
+            .instrument(tracing::info_span!(
+                "scan",
+                queries = self.plan.queries.len()
+            ))
+            .await;
+        let judge_span = tracing::info_span!("judge", rules = self.plan.leaves.len());
+        let _judging = judge_span.enter();
         let leaf_results: Vec<Judged> = self
             .plan
             .leaves

@@ -7,11 +7,16 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod check;
+pub mod config;
 pub mod dqdl;
 pub mod engine;
+pub mod gate;
 pub mod judge;
 pub mod plan;
 pub mod report;
 pub mod sample;
 pub mod source;
+pub mod store;
+pub mod telemetry;

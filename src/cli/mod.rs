@@ -20,6 +20,7 @@ macro_rules! out {
 mod check;
 mod demo;
 mod fmt;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -104,6 +105,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+    /// Run the HTTP service: registries, the gate, runs and trends.
+    ///
+    /// Settings come from built-in defaults, then dqgate.toml, then DQGATE_*
+    /// environment variables, then these flags. The store is SQLite under
+    /// --data-dir unless DQGATE_DATABASE_URL names PostgreSQL. Spans are
+    /// exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    Serve(serve::ServeArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print DQDL files in canonical form (comments are kept).
     ///
     /// Without flags the canonical text goes to standard output. Exit status
@@ -118,6 +131,21 @@ enum Command {
         /// Only report files that are not canonical (exit 1 if any).
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Create a token and print it once (only its hash is stored).
+    Create {
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: dqgate::api::auth::Role,
+        /// A unique name (recorded as the author of ruleset versions).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: serve::StoreArgs,
     },
 }
 
@@ -139,6 +167,10 @@ pub fn run(cli: Cli) -> ExitCode {
             write,
             check,
         } => fmt::run(&files, write, check),
+        Command::Serve(args) => serve::serve(args),
+        Command::Token {
+            action: TokenAction::Create { role, name, store },
+        } => serve::create_token(store, role, name),
         Command::Demo {
             rows,
             days,

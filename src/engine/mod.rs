@@ -43,6 +43,9 @@ pub fn read_only() -> SQLOptions {
         .with_allow_statements(false)
 }
 
+/// (dataset, filter): what frequency requests must share to share a scan.
+type ScanKey<'a> = (&'a str, Option<&'a str>);
+
 /// The scans that answer a plan's queries, in execution order.
 pub fn scans(plan: &Plan) -> Vec<Scan> {
     let mut out: Vec<Scan> = Vec::new();
@@ -77,7 +80,7 @@ pub fn scans(plan: &Plan) -> Vec<Scan> {
         });
     }
     // Frequency requests sharing (dataset, filter) become one GROUPING SETS scan.
-    let mut groups: Vec<((&str, Option<&str>), Vec<QueryId>)> = Vec::new();
+    let mut groups: Vec<(ScanKey<'_>, Vec<QueryId>)> = Vec::new();
     for (i, q) in plan.queries.iter().enumerate() {
         if let Query::Frequency {
             dataset, filter, ..

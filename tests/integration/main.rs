@@ -1,6 +1,7 @@
 //! The single integration-test binary (one link of the whole stack); one
 //! module per area.
 
+mod auth;
 mod cli_check;
 mod cli_dqdl;
 mod demo;
@@ -9,4 +10,5 @@ mod dqdl_props;
 mod fixtures;
 mod rulesets;
 mod semantics;
+mod service;
 mod sources;

@@ -1,0 +1,139 @@
+//! RFC 7807 problem+json errors with a stable machine `code`. 5xx bodies
+//! never carry internals: the detail is logged, the client gets an id-free
+//! generic text.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::dqdl::Diagnostic;
+use crate::store::StoreError;
+
+/// An error answered as `application/problem+json` (see [`ProblemJson`]).
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<ProblemLocation>,
+    /// Seconds to wait before retrying (429).
+    pub retry_after: Option<u64>,
+}
+
+/// The problem+json body (RFC 7807) with a stable machine `code`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProblemJson {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short, stable summary.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Stable machine code, e.g. `invalid_ruleset`.
+    pub code: String,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// Located DQDL errors, for `invalid_ruleset`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemLocation>,
+}
+
+/// A DQDL error position in a problem body.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProblemLocation {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with a status, a stable code and a detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// The located DQDL errors it carries.
+    pub fn errors(&self) -> &[ProblemLocation] {
+        &self.errors
+    }
+
+    /// 400 `bad_request`.
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+
+    /// 404 with a specific code.
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, code, detail)
+    }
+
+    /// 422 `invalid_ruleset` with every located error.
+    pub fn invalid_ruleset(diagnostics: &[Diagnostic]) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_ruleset",
+            format!("the ruleset has {} error(s)", diagnostics.len()),
+        );
+        p.errors = diagnostics
+            .iter()
+            .map(|d| ProblemLocation {
+                line: d.line,
+                column: d.column,
+                message: d.message.clone(),
+            })
+            .collect();
+        p
+    }
+
+    /// 500 `internal`; the cause is logged, not sent.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Problem {
+        tracing::error!(error = %cause, "internal error");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; see the server log",
+        )
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Problem {
+        Problem::internal(&e)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let retry = self.retry_after;
+        let body = ProblemJson {
+            kind: format!("https://dqgate.dev/problems/{}", self.code),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            code: self.code.to_string(),
+            detail: self.detail,
+            errors: self.errors,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = retry
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}

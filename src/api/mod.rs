@@ -1,0 +1,176 @@
+//! The HTTP API under /v1 (axum): rulesets, datasets, the gate, runs and
+//! trends, with bearer-token roles, problem+json errors, bounded bodies and
+//! a bounded evaluation queue. `/healthz` and `/metrics` are open.
+
+pub mod auth;
+pub mod error;
+mod gate;
+mod metrics;
+mod ops;
+mod registry;
+mod runs;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::sync::{Mutex, Notify, Semaphore, watch};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::store::Store;
+
+pub use metrics::Metrics;
+
+/// Limits of the service.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Largest ruleset text.
+    pub max_ruleset_bytes: usize,
+    /// Evaluations running at once.
+    pub max_concurrent_evaluations: usize,
+    /// Evaluations accepted (running or waiting) before 429.
+    pub max_queued_evaluations: usize,
+    /// Longest evaluation.
+    pub eval_timeout: Duration,
+    /// Memory one evaluation may hold, in bytes.
+    pub eval_memory_limit: Option<usize>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_ruleset_bytes: 512 * 1024,
+            max_concurrent_evaluations: 2,
+            max_queued_evaluations: 64,
+            eval_timeout: Duration::from_secs(3600),
+            eval_memory_limit: None,
+        }
+    }
+}
+
+/// Evaluations in flight: the queue bound, the concurrency bound, and a
+/// completion signal per run for callers that wait.
+pub struct Evaluations {
+    permits: Semaphore,
+    accepted: AtomicUsize,
+    running: Mutex<HashMap<String, watch::Receiver<bool>>>,
+    idle: Notify,
+}
+
+impl Evaluations {
+    fn new(limits: &Limits) -> Self {
+        Evaluations {
+            permits: Semaphore::new(limits.max_concurrent_evaluations.max(1)),
+            accepted: AtomicUsize::new(0),
+            running: Mutex::new(HashMap::new()),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Evaluations accepted and not finished.
+    pub fn in_flight(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no evaluation is in flight or `grace` has passed; returns
+    /// whether all finished.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.in_flight() > 0 {
+            if tokio::time::timeout_at(deadline, self.idle.notified())
+                .await
+                .is_err()
+            {
+                return self.in_flight() == 0;
+            }
+        }
+        true
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The results store.
+    pub store: Store,
+    /// SHA-256 of the bootstrap admin token, if configured.
+    pub admin_token_hash: Option<String>,
+    /// Limits.
+    pub limits: Arc<Limits>,
+    /// Evaluations in flight.
+    pub evaluations: Arc<Evaluations>,
+    /// Prometheus counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// State over a store with the given limits and bootstrap admin token.
+    pub fn new(store: Store, limits: Limits, admin_token: Option<&str>) -> AppState {
+        AppState {
+            store,
+            admin_token_hash: admin_token.filter(|t| !t.is_empty()).map(auth::hash_token),
+            evaluations: Arc::new(Evaluations::new(&limits)),
+            limits: Arc::new(limits),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dqgate",
+        description = "Data-quality gate: DQDL rulesets evaluated over registered datasets. \
+                       Send `Authorization: Bearer <token>`; roles are admin, steward, pipeline and viewer."
+    ),
+    components(schemas(error::ProblemJson, crate::gate::Decision))
+)]
+struct ApiDoc;
+
+/// The router and its OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let (api_routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(registry::list_rulesets))
+        .routes(routes!(
+            registry::get_ruleset,
+            registry::put_ruleset,
+            registry::delete_ruleset
+        ))
+        .routes(routes!(registry::list_versions))
+        .routes(routes!(registry::get_version))
+        .routes(routes!(registry::validate))
+        .routes(routes!(registry::list_datasets))
+        .routes(routes!(registry::get_dataset, registry::put_dataset))
+        .routes(routes!(gate::gate))
+        .routes(routes!(runs::list_runs))
+        .routes(routes!(runs::get_run))
+        .routes(routes!(runs::trends))
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .merge(api_routes)
+        .route("/v1/openapi.json", axum::routing::get(ops::openapi))
+        .route("/healthz", axum::routing::get(ops::healthz))
+        .route("/metrics", axum::routing::get(ops::metrics))
+        .fallback(ops::not_found)
+        .layer(axum::Extension(openapi))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Marks runs left unfinished by an earlier process as interrupted.
+pub async fn recover(store: &Store) -> Result<u64, crate::store::StoreError> {
+    store
+        .interrupt_unfinished("interrupted: the server stopped before the run finished")
+        .await
+}

@@ -1,0 +1,353 @@
+//! Runs and trends: what dashboards and orchestrators read.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::{Access, Caller};
+use super::error::{Problem, ProblemJson};
+use crate::store::{RunFilter, RunRecord, TrendPoint};
+
+/// A rule's stored result.
+#[derive(Serialize, ToSchema)]
+pub struct RuleView {
+    rule: String,
+    outcome: String,
+    message: String,
+    metrics: BTreeMap<String, f64>,
+    labels: BTreeMap<String, String>,
+}
+
+/// A run as served (also the gate's answer).
+#[derive(Serialize, ToSchema)]
+pub struct RunView {
+    /// pass, warn, fail or error; absent while the run is unfinished.
+    decision: Option<String>,
+    /// queued, running, done, error or interrupted.
+    status: String,
+    /// Passed / rules.
+    score: Option<f64>,
+    /// Link to this run.
+    run: String,
+    /// Run id.
+    id: String,
+    /// The caller's idempotency key.
+    run_key: String,
+    dataset: String,
+    ruleset: String,
+    ruleset_version: i64,
+    stage: String,
+    passed: Option<i64>,
+    failed: Option<i64>,
+    errors: Option<i64>,
+    /// Why the run errored.
+    message: Option<String>,
+    #[schema(value_type = Object)]
+    parameters: serde_json::Value,
+    /// What was read.
+    #[schema(value_type = Object)]
+    inputs: serde_json::Value,
+    created_at: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    duration_ms: Option<i64>,
+    /// Rule results in ruleset order.
+    rules: Vec<RuleView>,
+    /// Analyzer metrics.
+    analyzers: BTreeMap<String, f64>,
+}
+
+/// Builds the served view of a run from the store.
+pub async fn run_view(state: &AppState, run: RunRecord) -> Result<RunView, Problem> {
+    let (rules, metrics) = state.store.run_results(&run.id).await?;
+    let mut analyzers = BTreeMap::new();
+    let mut by_position: BTreeMap<i64, BTreeMap<String, f64>> = BTreeMap::new();
+    for m in metrics {
+        match m.position {
+            Some(p) => {
+                by_position.entry(p).or_default().insert(m.name, m.value);
+            }
+            None => {
+                analyzers.insert(m.name, m.value);
+            }
+        }
+    }
+    let rules = rules
+        .into_iter()
+        .map(|r| RuleView {
+            metrics: by_position.remove(&r.position).unwrap_or_default(),
+            labels: serde_json::from_value(r.labels).unwrap_or_default(),
+            rule: r.rule,
+            outcome: r.outcome,
+            message: r.message,
+        })
+        .collect();
+    Ok(RunView {
+        decision: run.decision,
+        status: run.status,
+        score: run.score,
+        run: format!("/v1/runs/{}", run.id),
+        id: run.id,
+        run_key: run.run_key,
+        dataset: run.dataset,
+        ruleset: run.ruleset,
+        ruleset_version: run.ruleset_version,
+        stage: run.stage,
+        passed: run.passed,
+        failed: run.failed,
+        errors: run.errors,
+        message: run.message,
+        parameters: run.parameters,
+        inputs: run.inputs,
+        created_at: run.created_at,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        duration_ms: run.duration_ms,
+        rules,
+        analyzers,
+    })
+}
+
+/// Filters of `GET /v1/runs`.
+#[derive(Deserialize, IntoParams)]
+pub struct RunsQuery {
+    /// Only this dataset.
+    dataset: Option<String>,
+    /// Only this stage.
+    stage: Option<String>,
+    /// Only runs created at or after (RFC 3339).
+    since: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<i64>,
+    /// Cursor: runs older than this run id (from `next`).
+    before: Option<String>,
+}
+
+/// A page of runs.
+#[derive(Serialize, ToSchema)]
+pub struct RunsPage {
+    runs: Vec<RunSummary>,
+    /// The next page, if there may be one.
+    next: Option<String>,
+}
+
+/// A run in a listing.
+#[derive(Serialize, ToSchema)]
+pub struct RunSummary {
+    id: String,
+    run: String,
+    run_key: String,
+    dataset: String,
+    ruleset: String,
+    ruleset_version: i64,
+    stage: String,
+    status: String,
+    decision: Option<String>,
+    score: Option<f64>,
+    created_at: String,
+    duration_ms: Option<i64>,
+}
+
+fn check_instant(value: &Option<String>, what: &str) -> Result<(), Problem> {
+    match value {
+        Some(v) if chrono::DateTime::parse_from_rfc3339(v).is_err() => Err(Problem::bad_request(
+            format!("{what} must be an RFC 3339 instant, e.g. 2026-11-26T00:00:00Z"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Normalises an RFC 3339 instant to the stored form (UTC, microseconds).
+fn stored_instant(value: &Option<String>) -> Option<String> {
+    value.as_ref().and_then(|v| {
+        chrono::DateTime::parse_from_rfc3339(v).ok().map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        })
+    })
+}
+
+/// Runs, newest first, paginated.
+#[utoipa::path(get, path = "/v1/runs", params(RunsQuery), responses((status = 200, body = RunsPage)))]
+pub async fn list_runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<RunsPage>, Problem> {
+    caller.require(Access::Read)?;
+    check_instant(&q.since, "since")?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::bad_request("limit must be between 1 and 500"));
+    }
+    let runs = state
+        .store
+        .list_runs(&RunFilter {
+            dataset: q.dataset.clone(),
+            stage: q.stage.clone(),
+            since: stored_instant(&q.since),
+            before: q.before.clone(),
+            limit,
+        })
+        .await?;
+    let next = (runs.len() as i64 == limit).then(|| {
+        let mut params = vec![format!("limit={limit}")];
+        for (k, v) in [
+            ("dataset", &q.dataset),
+            ("stage", &q.stage),
+            ("since", &q.since),
+        ] {
+            if let Some(v) = v {
+                params.push(format!("{k}={}", encode(v)));
+            }
+        }
+        if let Some(last) = runs.last() {
+            params.push(format!("before={}", last.id));
+        }
+        format!("/v1/runs?{}", params.join("&"))
+    });
+    let runs = runs
+        .into_iter()
+        .map(|r| RunSummary {
+            run: format!("/v1/runs/{}", r.id),
+            id: r.id,
+            run_key: r.run_key,
+            dataset: r.dataset,
+            ruleset: r.ruleset,
+            ruleset_version: r.ruleset_version,
+            stage: r.stage,
+            status: r.status,
+            decision: r.decision,
+            score: r.score,
+            created_at: r.created_at,
+            duration_ms: r.duration_ms,
+        })
+        .collect();
+    Ok(Json(RunsPage { runs, next }))
+}
+
+/// Percent-encodes a query value.
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A run with its rule results and metrics.
+#[utoipa::path(get, path = "/v1/runs/{id}", responses((status = 200, body = RunView), (status = 404, body = ProblemJson)))]
+pub async fn get_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, Problem> {
+    caller.require(Access::Read)?;
+    let run = state
+        .store
+        .get_run(&id)
+        .await?
+        .ok_or_else(|| Problem::not_found("run_not_found", format!("no run `{id}`")))?;
+    Ok(Json(run_view(&state, run).await?))
+}
+
+/// Filters of `GET /v1/trends`.
+#[derive(Deserialize, IntoParams)]
+pub struct TrendsQuery {
+    /// The dataset (required).
+    dataset: Option<String>,
+    /// Only runs of this ruleset.
+    ruleset: Option<String>,
+    /// Also the series of this metric, e.g. `Dataset.*.RowCount`.
+    metric: Option<String>,
+    /// From this instant (RFC 3339).
+    since: Option<String>,
+    /// Before this instant (RFC 3339).
+    until: Option<String>,
+}
+
+/// Time series for dashboards.
+#[derive(Serialize, ToSchema)]
+pub struct Trends {
+    dataset: String,
+    ruleset: Option<String>,
+    /// Score per finished run.
+    score: Vec<TrendPointView>,
+    /// The metric asked for.
+    metric: Option<String>,
+    /// Its value per run.
+    values: Vec<TrendPointView>,
+}
+
+/// One point of a series.
+#[derive(Serialize, ToSchema)]
+pub struct TrendPointView {
+    run: String,
+    at: String,
+    value: f64,
+}
+
+impl From<TrendPoint> for TrendPointView {
+    fn from(p: TrendPoint) -> Self {
+        TrendPointView {
+            run: p.run,
+            at: p.at,
+            value: p.value,
+        }
+    }
+}
+
+/// Score per run and, optionally, one metric per run.
+#[utoipa::path(get, path = "/v1/trends", params(TrendsQuery), responses((status = 200, body = Trends), (status = 400, body = ProblemJson)))]
+pub async fn trends(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<TrendsQuery>,
+) -> Result<Json<Trends>, Problem> {
+    caller.require(Access::Read)?;
+    let dataset = q
+        .dataset
+        .clone()
+        .ok_or_else(|| Problem::bad_request("dataset is required"))?;
+    check_instant(&q.since, "since")?;
+    check_instant(&q.until, "until")?;
+    let (since, until) = (stored_instant(&q.since), stored_instant(&q.until));
+    let score = state
+        .store
+        .score_trend(
+            &dataset,
+            q.ruleset.as_deref(),
+            since.as_deref(),
+            until.as_deref(),
+        )
+        .await?;
+    let values = match &q.metric {
+        Some(m) => {
+            state
+                .store
+                .metric_trend(
+                    &dataset,
+                    q.ruleset.as_deref(),
+                    m,
+                    since.as_deref(),
+                    until.as_deref(),
+                )
+                .await?
+        }
+        None => Vec::new(),
+    };
+    Ok(Json(Trends {
+        dataset,
+        ruleset: q.ruleset,
+        score: score.into_iter().map(Into::into).collect(),
+        metric: q.metric,
+        values: values.into_iter().map(Into::into).collect(),
+    }))
+}

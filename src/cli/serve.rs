@@ -1,0 +1,197 @@
+//! `dqgate serve` and `dqgate token create`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use dqgate::api::{self, AppState, auth};
+use dqgate::config::{FileConfig, Overrides, ServeConfig};
+use dqgate::store::Store;
+use dqgate::telemetry::{self, LogFormat};
+
+/// Where the store is: shared by `serve` and `token`.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Configuration file (default: ./dqgate.toml when it exists).
+    #[arg(long, env = "DQGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded SQLite store [default: dqgate-data].
+    #[arg(long, env = "DQGATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, sqlite://PATH or postgres://USER@HOST/DB [default: SQLite under --data-dir].
+    #[arg(long, env = "DQGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Options of `dqgate serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DQGATE_LISTEN")]
+    pub listen: Option<String>,
+    /// Bootstrap admin token, accepted from the first start.
+    #[arg(long, env = "DQGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, env = "DQGATE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Evaluations running at once [default: 2].
+    #[arg(long, env = "DQGATE_MAX_CONCURRENT_EVALUATIONS")]
+    pub max_concurrent_evaluations: Option<usize>,
+    /// Evaluations accepted (running or waiting) before 429 [default: 64].
+    #[arg(long, env = "DQGATE_MAX_QUEUED_EVALUATIONS")]
+    pub max_queued_evaluations: Option<usize>,
+    /// Longest evaluation in seconds before it ends as an error [default: 3600].
+    #[arg(long, env = "DQGATE_EVAL_TIMEOUT_SECS")]
+    pub eval_timeout_secs: Option<u64>,
+    /// Log format [default: pretty].
+    #[arg(long, env = "DQGATE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+fn resolve(store: &StoreArgs, overrides: Overrides) -> Result<ServeConfig, String> {
+    let file = FileConfig::load(store.config.as_deref()).map_err(|e| e.to_string())?;
+    ServeConfig::resolve(overrides, file).map_err(|e| e.to_string())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+pub fn serve(args: ServeArgs) -> ExitCode {
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.store.data_dir.clone(),
+        database_url: args.store.database_url.clone(),
+        admin_token: args.admin_token,
+        max_body_bytes: args.max_body_bytes,
+        max_concurrent_evaluations: args.max_concurrent_evaluations,
+        max_queued_evaluations: args.max_queued_evaluations,
+        eval_timeout_secs: args.eval_timeout_secs,
+        log_format: args.log_format,
+    };
+    let result =
+        resolve(&args.store, overrides).and_then(|config| runtime()?.block_on(run_server(config)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_server(config: ServeConfig) -> Result<(), String> {
+    let _telemetry = telemetry::init(config.log_format).map_err(|e| e.to_string())?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let interrupted = api::recover(&store).await.map_err(|e| e.to_string())?;
+    if interrupted > 0 {
+        tracing::warn!(
+            runs = interrupted,
+            "marked runs left unfinished by an earlier process as interrupted"
+        );
+    }
+    if config.admin_token.is_none() {
+        tracing::warn!(
+            "no DQGATE_ADMIN_TOKEN: only tokens made with `dqgate token create` are accepted"
+        );
+    }
+    let state = AppState::new(
+        store.clone(),
+        config.limits.clone(),
+        config.admin_token.as_deref(),
+    );
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%address, database = ?store.backend(), "dqgate serving");
+    eprintln!("dqgate listening on http://{address}");
+    axum::serve(listener, api::router(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        in_flight = state.evaluations.in_flight(),
+        "shutting down; finishing evaluations"
+    );
+    if !state.evaluations.drain(config.shutdown_grace).await {
+        let n = store
+            .interrupt_unfinished("interrupted: the server shut down before the run finished")
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::warn!(runs = n, "marked unfinished runs as interrupted");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// `dqgate token create`: prints a new token once; stores only its hash.
+pub fn create_token(store_args: StoreArgs, role: auth::Role, name: String) -> ExitCode {
+    let result = resolve(
+        &store_args,
+        Overrides {
+            data_dir: store_args.data_dir.clone(),
+            database_url: store_args.database_url.clone(),
+            ..Overrides::default()
+        },
+    )
+    .and_then(|config| {
+        let name = name.clone();
+        runtime()?.block_on(async move {
+            let store = Store::connect(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let token =
+                auth::new_token().map_err(|e| format!("cannot draw a random token: {e}"))?;
+            if !store
+                .create_token(&name, role.as_str(), &auth::hash_token(&token))
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("a token named `{name}` exists already"));
+            }
+            Ok(token)
+        })
+    });
+    match result {
+        Ok(token) => {
+            outln!("{token}");
+            eprintln!(
+                "token `{name}` ({}) created; it is shown only now",
+                role.as_str()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

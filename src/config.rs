@@ -1,0 +1,191 @@
+//! Service configuration, layered: built-in defaults < `dqgate.toml` <
+//! `DQGATE_*` environment < command-line flags (the last two by clap).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::api::Limits;
+use crate::telemetry::LogFormat;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for dqgate.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Settings from `dqgate.toml` (every key optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Directory of the embedded SQLite store.
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: Option<String>,
+    /// Bootstrap admin token.
+    pub admin_token: Option<String>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Largest ruleset in bytes.
+    pub max_ruleset_bytes: Option<usize>,
+    /// Evaluations running at once.
+    pub max_concurrent_evaluations: Option<usize>,
+    /// Evaluations accepted before 429.
+    pub max_queued_evaluations: Option<usize>,
+    /// Longest evaluation in seconds.
+    pub eval_timeout_secs: Option<u64>,
+    /// Memory one evaluation may hold, in bytes.
+    pub eval_memory_limit: Option<usize>,
+    /// How long shutdown waits for evaluations, in seconds.
+    pub shutdown_grace_secs: Option<u64>,
+    /// `pretty` or `json`.
+    pub log_format: Option<LogFormat>,
+}
+
+impl FileConfig {
+    /// Reads `path`, or `./dqgate.toml` when `path` is `None` and it exists.
+    pub fn load(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let default = PathBuf::from("dqgate.toml");
+                if !default.exists() {
+                    return Ok(FileConfig::default());
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The resolved service configuration.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Directory of the embedded store.
+    pub data_dir: PathBuf,
+    /// The database URL in use.
+    pub database_url: String,
+    /// Bootstrap admin token.
+    pub admin_token: Option<String>,
+    /// Limits.
+    pub limits: Limits,
+    /// How long shutdown waits for evaluations.
+    pub shutdown_grace: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Values given on the command line or in the environment (they win).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `DQGATE_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data-dir` / `DQGATE_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url` / `DQGATE_DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// `DQGATE_ADMIN_TOKEN`.
+    pub admin_token: Option<String>,
+    /// `--max-body-bytes` / `DQGATE_MAX_BODY_BYTES`.
+    pub max_body_bytes: Option<usize>,
+    /// `--max-concurrent-evaluations`.
+    pub max_concurrent_evaluations: Option<usize>,
+    /// `--max-queued-evaluations`.
+    pub max_queued_evaluations: Option<usize>,
+    /// `--eval-timeout-secs`.
+    pub eval_timeout_secs: Option<u64>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServeConfig {
+    /// Layers overrides over the file over the defaults.
+    pub fn resolve(o: Overrides, file: FileConfig) -> Result<ServeConfig, ConfigError> {
+        let defaults = Limits::default();
+        let data_dir = o
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("dqgate-data"));
+        let database_url = match o
+            .database_url
+            .or(file.database_url)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => u,
+            None => crate::store::Store::sqlite_url(&data_dir)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+        };
+        let limits = Limits {
+            max_body_bytes: o
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
+            max_ruleset_bytes: file.max_ruleset_bytes.unwrap_or(defaults.max_ruleset_bytes),
+            max_concurrent_evaluations: o
+                .max_concurrent_evaluations
+                .or(file.max_concurrent_evaluations)
+                .unwrap_or(defaults.max_concurrent_evaluations),
+            max_queued_evaluations: o
+                .max_queued_evaluations
+                .or(file.max_queued_evaluations)
+                .unwrap_or(defaults.max_queued_evaluations),
+            eval_timeout: o
+                .eval_timeout_secs
+                .or(file.eval_timeout_secs)
+                .map_or(defaults.eval_timeout, Duration::from_secs),
+            eval_memory_limit: file.eval_memory_limit,
+        };
+        if limits.max_concurrent_evaluations == 0 || limits.max_queued_evaluations == 0 {
+            return Err(ConfigError::Invalid(
+                "max_concurrent_evaluations and max_queued_evaluations must be at least 1"
+                    .to_string(),
+            ));
+        }
+        Ok(ServeConfig {
+            listen: o
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+            data_dir,
+            database_url,
+            admin_token: o.admin_token.or(file.admin_token).filter(|t| !t.is_empty()),
+            limits,
+            shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
+            log_format: o
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Pretty),
+        })
+    }
+}
