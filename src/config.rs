@@ -189,3 +189,44 @@ impl ServeConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_environment_beat_the_file_which_beats_defaults() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"0.0.0.0:9000\"\nmax_queued_evaluations = 7\neval_timeout_secs = 60\ndatabase_url = \"postgres://db/x\"\nlog_format = \"json\"",
+        )
+        .expect("valid file");
+        let resolved = ServeConfig::resolve(
+            Overrides {
+                listen: Some("127.0.0.1:1234".into()),
+                ..Overrides::default()
+            },
+            file,
+        )
+        .expect("resolves");
+        assert_eq!(resolved.listen, "127.0.0.1:1234", "the override wins");
+        assert_eq!(
+            resolved.limits.max_queued_evaluations, 7,
+            "the file beats the default"
+        );
+        assert_eq!(resolved.limits.eval_timeout, Duration::from_secs(60));
+        assert_eq!(resolved.database_url, "postgres://db/x");
+        assert_eq!(resolved.log_format, LogFormat::Json);
+        assert_eq!(resolved.limits.max_concurrent_evaluations, 2, "default");
+    }
+
+    #[test]
+    fn unknown_keys_and_zero_limits_are_rejected() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        let zero = FileConfig {
+            max_queued_evaluations: Some(0),
+            database_url: Some("postgres://db/x".into()),
+            ..FileConfig::default()
+        };
+        assert!(ServeConfig::resolve(Overrides::default(), zero).is_err());
+    }
+}
