@@ -11,4 +11,5 @@ mod fixtures;
 mod rulesets;
 mod semantics;
 mod service;
+mod service_inprocess;
 mod sources;
