@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
 use dqgate::check::{self, CheckError, CheckRequest, Prepared};
 use dqgate::plan::Outcome;
 use dqgate::report::Report;
@@ -16,13 +15,32 @@ use super::{OutputFormat, read_source};
 pub const CANNOT_RUN: u8 = 2;
 
 /// Options of `dqgate check`.
+#[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// The DQDL ruleset.
+    #[arg(long)]
     pub ruleset: PathBuf,
+    /// A dataset as [ALIAS=]PATH (file, folder or glob of Parquet, CSV or
+    /// NDJSON). The first without an alias is the primary dataset; rules
+    /// such as ReferentialIntegrity name the others by alias.
+    #[arg(long = "data", required = true)]
     pub data: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Write the rows that fail row-level rules to this Parquet file.
+    #[arg(long)]
     pub failed_rows: Option<PathBuf>,
+    /// Print the scans and the rules each one serves before running.
+    #[arg(long)]
     pub explain: bool,
-    pub now: Option<DateTime<Utc>>,
+    /// Evaluate as of this instant (RFC 3339) instead of now; pins
+    /// `now()` and DataFreshness.
+    #[arg(long, env = "DQGATE_NOW")]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Most memory the evaluation may use (e.g. 4GiB); sorts and
+    /// group-bys spill to disk before failing. Unlimited by default.
+    #[arg(long, env = "DQGATE_MEMORY_LIMIT", value_parser = parse_bytes)]
     pub memory_limit: Option<usize>,
 }
 

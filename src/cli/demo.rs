@@ -24,11 +24,22 @@ pub const RULESETS: [(&str, &str); 3] = [
 ];
 
 /// Options of `dqgate demo`.
+#[derive(Debug, clap::Args)]
 pub struct DemoArgs {
+    /// Session rows to generate.
+    #[arg(long, default_value_t = 20_000)]
     pub rows: usize,
+    /// Ingestion days the sessions are spread over.
+    #[arg(long, default_value_t = 7)]
     pub days: usize,
+    /// Seed of the generator (same seed, same data).
+    #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Where to write the data.
+    #[arg(long, default_value = "dqgate-demo")]
     pub out: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
 

@@ -56,55 +56,13 @@ enum Command {
     /// Exit status: 0 when every rule passed, 1 when any failed or could not
     /// be evaluated, 2 when the check could not run at all (invalid ruleset,
     /// unreadable primary data).
-    Check {
-        /// The DQDL ruleset.
-        #[arg(long)]
-        ruleset: PathBuf,
-        /// A dataset as [ALIAS=]PATH (file, folder or glob of Parquet, CSV or
-        /// NDJSON). The first without an alias is the primary dataset; rules
-        /// such as ReferentialIntegrity name the others by alias.
-        #[arg(long = "data", required = true)]
-        data: Vec<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-        format: OutputFormat,
-        /// Write the rows that fail row-level rules to this Parquet file.
-        #[arg(long)]
-        failed_rows: Option<PathBuf>,
-        /// Print the scans and the rules each one serves before running.
-        #[arg(long)]
-        explain: bool,
-        /// Evaluate as of this instant (RFC 3339) instead of now; pins
-        /// `now()` and DataFreshness.
-        #[arg(long, env = "DQGATE_NOW")]
-        now: Option<chrono::DateTime<chrono::Utc>>,
-        /// Most memory the evaluation may use (e.g. 4GiB); sorts and
-        /// group-bys spill to disk before failing. Unlimited by default.
-        #[arg(long, env = "DQGATE_MEMORY_LIMIT", value_parser = check::parse_bytes)]
-        memory_limit: Option<usize>,
-    },
+    Check(check::CheckArgs),
     /// Generate DeFtunes sample data and check it with the DeFtunes rulesets.
     ///
     /// Writes songs, users and sessions (partitioned by ingestion date) as
     /// Parquet under --out, with a handful of deliberate defects, then checks
     /// each dataset and prints the reports.
-    Demo {
-        /// Session rows to generate.
-        #[arg(long, default_value_t = 20_000)]
-        rows: usize,
-        /// Ingestion days the sessions are spread over.
-        #[arg(long, default_value_t = 7)]
-        days: usize,
-        /// Seed of the generator (same seed, same data).
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Where to write the data.
-        #[arg(long, default_value = "dqgate-demo")]
-        out: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-        format: OutputFormat,
-    },
+    Demo(demo::DemoArgs),
     /// Run the HTTP service: registries, the gate, runs and trends.
     ///
     /// Settings come from built-in defaults, then dqgate.toml, then DQGATE_*
@@ -171,37 +129,17 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token {
             action: TokenAction::Create { role, name, store },
         } => serve::create_token(store, role, name),
-        Command::Demo {
-            rows,
-            days,
-            seed,
-            out,
-            format,
-        } => demo::run(demo::DemoArgs {
-            rows,
-            days,
-            seed,
-            out,
-            format,
-        }),
-        Command::Check {
-            ruleset,
-            data,
-            format,
-            failed_rows,
-            explain,
-            now,
-            memory_limit,
-        } => check::run(check::CheckArgs {
-            ruleset,
-            data,
-            format,
-            failed_rows,
-            explain,
-            now,
-            memory_limit,
-        }),
+        Command::Demo(args) => demo::run(args),
+        Command::Check(args) => check::run(args),
     }
+}
+
+/// A multi-threaded tokio runtime for a command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
 /// Reads a file to a string with an error message naming the file.

@@ -55,13 +55,6 @@ fn resolve(store: &StoreArgs, overrides: Overrides) -> Result<ServeConfig, Strin
     ServeConfig::resolve(overrides, file).map_err(|e| e.to_string())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
-}
-
 pub fn serve(args: ServeArgs) -> ExitCode {
     let overrides = Overrides {
         listen: args.listen,
@@ -74,8 +67,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         eval_timeout_secs: args.eval_timeout_secs,
         log_format: args.log_format,
     };
-    let result =
-        resolve(&args.store, overrides).and_then(|config| runtime()?.block_on(run_server(config)));
+    let result = resolve(&args.store, overrides)
+        .and_then(|config| super::runtime()?.block_on(run_server(config)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -164,7 +157,7 @@ pub fn create_token(store_args: StoreArgs, role: auth::Role, name: String) -> Ex
     )
     .and_then(|config| {
         let name = name.clone();
-        runtime()?.block_on(async move {
+        super::runtime()?.block_on(async move {
             let store = Store::connect(&config.database_url)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -681,12 +681,21 @@ impl NumExpr {
         }
     }
 
-    /// The value when the expression is a plain literal.
-    pub fn as_literal(&self) -> Option<f64> {
+    /// The value of an expression without function calls, with DQDL's
+    /// flat, left-to-right arithmetic (`1 + 2 * 3` is 9); `None` when it
+    /// calls a function (a dynamic rule).
+    pub fn literal_value(&self) -> Option<f64> {
         match self {
             NumExpr::Literal { value, .. } => Some(*value),
-            NumExpr::Paren { inner, .. } => inner.as_literal(),
-            _ => None,
+            NumExpr::Paren { inner, .. } => inner.literal_value(),
+            NumExpr::Chain { first, rest, .. } => {
+                let mut acc = first.literal_value()?;
+                for (op, e) in rest {
+                    acc = op.apply(acc, e.literal_value()?);
+                }
+                Some(acc)
+            }
+            NumExpr::Call { .. } => None,
         }
     }
 

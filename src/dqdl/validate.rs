@@ -293,9 +293,9 @@ impl<'a> Validator<'a> {
                     "a size such as `5 MB` or a whole number of bytes",
                     |o| match o {
                         Operand::Size(_) => true,
-                        Operand::Number(n) => {
-                            n.as_literal().is_some_and(|v| v >= 0.0 && v.fract() == 0.0)
-                        }
+                        Operand::Number(n) => n
+                            .literal_value()
+                            .is_some_and(|v| v >= 0.0 && v.fract() == 0.0),
                         _ => false,
                     },
                 );

@@ -82,24 +82,15 @@ fn value(f: &Formula, results: &[QueryResult]) -> Result<Option<f64>, Problem> {
     })
 }
 
-/// Evaluates a numeric expression with the reference's flat, left-to-right
-/// arithmetic. Dynamic functions need history, which needs a results store.
+/// Evaluates a numeric expression (flat, left-to-right arithmetic).
+/// Dynamic functions need history, which needs a results store.
 pub fn eval_number(e: &NumExpr) -> Result<f64, String> {
-    match e {
-        NumExpr::Literal { value, .. } => Ok(*value),
-        NumExpr::Paren { inner, .. } => eval_number(inner),
-        NumExpr::Chain { first, rest, .. } => {
-            let mut acc = eval_number(first)?;
-            for (op, x) in rest {
-                acc = op.apply(acc, eval_number(x)?);
-            }
-            Ok(acc)
-        }
-        NumExpr::Call { .. } => Err(format!(
+    e.literal_value().ok_or_else(|| {
+        format!(
             "dynamic rule: `{}` needs the metric history of a results store, which this version does not have yet",
             crate::dqdl::format::num_text(e)
-        )),
-    }
+        )
+    })
 }
 
 fn operand_number(o: &Operand) -> Result<f64, String> {

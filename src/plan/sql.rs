@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, NaiveDateTime, Timelike, Utc};
 use datafusion::arrow::datatypes::DataType;
 
-use crate::dqdl::ast::{CompareOp, Condition, DateValue, InSet, NumExpr, Operand};
+use crate::dqdl::ast::{CompareOp, Condition, DateValue, InSet, Operand};
 
 /// Quotes an SQL identifier (`"col"`, with `"` doubled).
 pub fn ident(name: &str) -> String {
@@ -86,27 +86,11 @@ fn null_guard(col_sql: &str, null_passes: bool, non_null_pred: &str) -> String {
 pub fn literal_number(o: &Operand) -> Result<Option<f64>, String> {
     match o {
         Operand::Null(_) => Ok(None),
-        Operand::Number(n) => match literal_value(n) {
+        Operand::Number(n) => match n.literal_value() {
             Some(v) => Ok(Some(v)),
             None => Err("row-level conditions take only literal numbers; dynamic expressions such as last() are allowed in `with threshold`".to_string()),
         },
         _ => Err("expected a number".to_string()),
-    }
-}
-
-/// A literal numeric expression folded to its value (flat, left to right).
-fn literal_value(n: &NumExpr) -> Option<f64> {
-    match n {
-        NumExpr::Literal { value, .. } => Some(*value),
-        NumExpr::Paren { inner, .. } => literal_value(inner),
-        NumExpr::Chain { first, rest, .. } => {
-            let mut acc = literal_value(first)?;
-            for (op, e) in rest {
-                acc = op.apply(acc, literal_value(e)?);
-            }
-            Some(acc)
-        }
-        NumExpr::Call { .. } => None,
     }
 }
 
