@@ -73,7 +73,11 @@ pub struct Prepared {
 /// `memory_limit` is given (exceeding it is a clear "resources exhausted"
 /// error for the rules concerned, never an out-of-memory kill).
 pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, CheckError> {
-    let mut config = SessionConfig::new().with_information_schema(false);
+    // DATAFUSION_* environment variables tune the engine, e.g.
+    // DATAFUSION_EXECUTION_TARGET_PARTITIONS=4.
+    let mut config = SessionConfig::from_env()
+        .map_err(|e| CheckError::Engine(engine::clean(&e)))?
+        .with_information_schema(false);
     // Read files in sub-folders too: globs across folders and nested
     // layouts that are not hive partitions.
     config

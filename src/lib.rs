@@ -7,6 +7,9 @@
 
 #![warn(missing_docs)]
 
+// pest's derive without its "std" feature names `alloc` from the crate root.
+extern crate alloc;
+
 pub mod api;
 pub mod check;
 pub mod config;

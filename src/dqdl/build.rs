@@ -15,9 +15,17 @@ pub struct Builder<'s> {
     diagnostics: Vec<Diagnostic>,
 }
 
-/// The span of a pair without the trailing whitespace and comments pest
-/// includes when an optional element at the end of a sequence is absent.
+/// The span of a pair without trailing whitespace (which pest includes when
+/// an optional element at the end of a sequence is absent).
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
+    let start = pair.as_span().start();
+    Span::new(start, start + pair.as_str().trim_end().len())
+}
+
+/// The span of a pair without the trailing whitespace and comments pest
+/// includes when an optional element at the end of a sequence is absent
+/// (needed where a comment on the same line must not count as inside).
+fn trimmed_span_of(pair: &Pair<'_, Rule>) -> Span {
     Span::new(pair.as_span().start(), content_end(pair))
 }
 
@@ -109,7 +117,10 @@ impl<'s> Builder<'s> {
                     ));
                     let mut rules = Vec::new();
                     for r in p.into_inner().filter(|i| i.as_rule() == Rule::rule_expr) {
-                        anchors.push(Anchor::new(span_of(&r), AnchorKind::Rule(rules.len())));
+                        anchors.push(Anchor::new(
+                            trimmed_span_of(&r),
+                            AnchorKind::Rule(rules.len()),
+                        ));
                         if let Some(expr) = self.rule_expr(r) {
                             rules.push(TopRule {
                                 expr,
@@ -135,7 +146,7 @@ impl<'s> Builder<'s> {
                     let mut analyzers = Vec::new();
                     for a in p.into_inner().filter(|i| i.as_rule() == Rule::analyzer) {
                         anchors.push(Anchor::new(
-                            span_of(&a),
+                            trimmed_span_of(&a),
                             AnchorKind::Analyzer(analyzers.len()),
                         ));
                         if let Some(an) = self.analyzer(a) {
@@ -379,7 +390,7 @@ impl<'s> Builder<'s> {
     }
 
     fn rule(&mut self, pair: Pair<'s, Rule>) -> Option<Rule_> {
-        let span = span_of(&pair);
+        let span = trimmed_span_of(&pair);
         let mut inner = pair.into_inner();
         let type_pair = inner.next()?;
         let rule_type = self.rule_type(&type_pair);
