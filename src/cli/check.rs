@@ -162,10 +162,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
             }
         }
         match args.format {
-            OutputFormat::Json => match serde_json::to_string_pretty(&report) {
-                Ok(j) => outln!("{j}"),
-                Err(e) => eprintln!("error: cannot encode the report: {e}"),
-            },
+            OutputFormat::Json => super::print_json(&report),
             OutputFormat::Text => out!("{}", table(&report, std::io::stdout().is_terminal())),
         }
         if report.all_passed() {

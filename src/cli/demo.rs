@@ -132,10 +132,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
         }
     }
     match args.format {
-        OutputFormat::Json => match serde_json::to_string_pretty(&reports) {
-            Ok(j) => outln!("{j}"),
-            Err(e) => eprintln!("error: cannot encode the reports: {e}"),
-        },
+        OutputFormat::Json => super::print_json(&reports),
         OutputFormat::Text => {
             let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
             for r in &reports {

@@ -134,6 +134,14 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Prints a value as pretty JSON on standard output.
+pub fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(j) => outln!("{j}"),
+        Err(e) => eprintln!("error: cannot encode the output as JSON: {e}"),
+    }
+}
+
 /// A multi-threaded tokio runtime for a command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()

@@ -61,10 +61,7 @@ pub fn run(files: &[PathBuf], format: OutputFormat) -> ExitCode {
         }
     }
     match format {
-        OutputFormat::Json => match serde_json::to_string_pretty(&reports) {
-            Ok(json) => outln!("{json}"),
-            Err(e) => eprintln!("error: cannot encode the report: {e}"),
-        },
+        OutputFormat::Json => super::print_json(&reports),
         OutputFormat::Text => {
             let valid = reports.iter().filter(|r| r.valid).count();
             eprintln!("{valid} of {} file(s) valid", reports.len());
