@@ -248,37 +248,48 @@ async fn run_scan(ctx: &SessionContext, plan: &Plan, scan: &Scan) -> Vec<(QueryI
     }
 }
 
-/// Runs one dataset's aggregates as one scan. Each expression is first
-/// planned alone, so a bad one (unknown column in `where`, type error) fails
-/// only its own rules; if the shared scan still fails at run time, each
-/// expression is retried alone.
+/// Runs one dataset's aggregates as one scan. If it fails (one rule's bad
+/// `where`, a type error, a cast of bad data), each expression is planned
+/// alone and the plannable ones run together again, then one by one if
+/// still needed, so one bad expression fails only its own rules.
 async fn run_aggregate(
     ctx: &SessionContext,
     plan: &Plan,
     scan: &Scan,
 ) -> Vec<(QueryId, QueryResult)> {
+    let exprs: Vec<(QueryId, &str)> = scan
+        .queries
+        .iter()
+        .filter_map(|id| match &plan.queries[*id] {
+            Query::Aggregate { expr, .. } => Some((*id, expr.as_str())),
+            _ => None,
+        })
+        .collect();
+    if let Ok(values) = one_row(ctx, &scan.sql).await {
+        return exprs
+            .iter()
+            .zip(values)
+            .map(|((id, _), v)| (*id, Ok(vec![v])))
+            .collect();
+    }
     let mut answered = Vec::new();
     let mut good: Vec<(QueryId, &str)> = Vec::new();
-    for id in &scan.queries {
-        let Query::Aggregate { expr, .. } = &plan.queries[*id] else {
-            continue;
-        };
+    for (id, expr) in exprs {
         match plan_only(ctx, &aggregate_sql(&scan.dataset, &[expr])).await {
-            Ok(()) => good.push((*id, expr)),
-            Err(e) => answered.push((*id, Err(e))),
+            Ok(()) => good.push((id, expr)),
+            Err(e) => answered.push((id, Err(e))),
         }
     }
-    if good.is_empty() {
-        return answered;
-    }
-    let exprs: Vec<&str> = good.iter().map(|(_, e)| *e).collect();
-    match one_row(ctx, &aggregate_sql(&scan.dataset, &exprs)).await {
-        Ok(values) => {
-            for ((id, _), v) in good.iter().zip(values) {
-                answered.push((*id, Ok(vec![v])));
-            }
+    let together: Vec<&str> = good.iter().map(|(_, e)| *e).collect();
+    match one_row(ctx, &aggregate_sql(&scan.dataset, &together)).await {
+        Ok(values) if !good.is_empty() => {
+            answered.extend(
+                good.iter()
+                    .zip(values)
+                    .map(|((id, _), v)| (*id, Ok(vec![v]))),
+            );
         }
-        Err(_) if good.len() > 1 => {
+        _ => {
             for (id, expr) in good {
                 answered.push((
                     id,
@@ -286,7 +297,6 @@ async fn run_aggregate(
                 ));
             }
         }
-        Err(e) => answered.push((good[0].0, Err(e))),
     }
     answered
 }
