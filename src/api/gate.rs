@@ -4,6 +4,7 @@
 //! retry gets exactly the stored decision.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -183,14 +185,23 @@ pub async fn gate(
     let span = tracing::info_span!("run", run_id = %id, dataset = %req.dataset, ruleset = %req.ruleset, stage = %req.stage);
     tokio::spawn(
         async move {
-            evaluate(
+            let evaluation = evaluate(
                 &task_state,
                 &task_id,
                 ruleset,
                 (req.dataset.clone(), dataset),
                 aliases,
-            )
-            .await;
+            );
+            // A panic inside the engine must not leave the run "running".
+            if AssertUnwindSafe(evaluation).catch_unwind().await.is_err() {
+                tracing::error!("evaluation panicked");
+                record_failure(
+                    &task_state,
+                    &task_id,
+                    "internal error during evaluation; see the server log",
+                )
+                .await;
+            }
             task_state.evaluations.running.lock().await.remove(&task_id);
             let _ = done_tx.send(true);
             release(&task_state);
@@ -203,6 +214,27 @@ pub async fn gate(
         .await?
         .ok_or_else(|| Problem::internal(&"claimed run vanished"))?;
     answer(&state, run, req.wait).await
+}
+
+/// Stores a run that could not produce results as an error.
+async fn record_failure(state: &AppState, id: &str, message: &str) {
+    let inputs = serde_json::json!({});
+    let finished = Finished {
+        status: "error",
+        decision: "error",
+        score: None,
+        counts: (0, 0, 0),
+        message: Some(message),
+        inputs: &inputs,
+        rules: &[],
+        metrics: &[],
+        started_at: &now_text(),
+        duration_ms: 0,
+    };
+    if let Err(e) = state.store.finish_run(id, &finished).await {
+        tracing::error!(error = %e, "cannot store the failed run");
+    }
+    state.metrics.record_run("error", &[], 0.0);
 }
 
 fn release(state: &AppState) {
