@@ -106,13 +106,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
         now: args.now,
         memory_limit: args.memory_limit,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(CANNOT_RUN);
         }
     };

@@ -87,13 +87,10 @@ pub fn run(args: DemoArgs) -> ExitCode {
         eprintln!("error: cannot create {}: {e}", rules_dir.display());
         return ExitCode::from(CANNOT_RUN);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(CANNOT_RUN);
         }
     };
