@@ -46,30 +46,26 @@ impl Metrics {
             return String::new();
         };
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP dqgate_runs_total Gate runs finished, by decision."
+        labelled_counter(
+            &mut out,
+            (
+                "dqgate_runs_total",
+                "Gate runs finished, by decision.",
+                "decision",
+            ),
+            &["pass", "warn", "fail", "error"],
+            &c.runs,
         );
-        let _ = writeln!(out, "# TYPE dqgate_runs_total counter");
-        for d in ["pass", "warn", "fail", "error"] {
-            let _ = writeln!(
-                out,
-                "dqgate_runs_total{{decision=\"{d}\"}} {}",
-                c.runs.get(d).copied().unwrap_or(0)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP dqgate_rules_total Rules evaluated, by outcome."
+        labelled_counter(
+            &mut out,
+            (
+                "dqgate_rules_total",
+                "Rules evaluated, by outcome.",
+                "outcome",
+            ),
+            &["Passed", "Failed", "Error"],
+            &c.rules,
         );
-        let _ = writeln!(out, "# TYPE dqgate_rules_total counter");
-        for o in ["Passed", "Failed", "Error"] {
-            let _ = writeln!(
-                out,
-                "dqgate_rules_total{{outcome=\"{o}\"}} {}",
-                c.rules.get(o).copied().unwrap_or(0)
-            );
-        }
         let _ = writeln!(
             out,
             "# HELP dqgate_evaluation_seconds Wall time of gate evaluations."
@@ -96,5 +92,23 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE dqgate_evaluations_in_flight gauge");
         let _ = writeln!(out, "dqgate_evaluations_in_flight {in_flight}");
         out
+    }
+}
+
+/// Writes one counter family, a line per label value (0 when never seen).
+fn labelled_counter(
+    out: &mut String,
+    (name, help, label): (&str, &str, &str),
+    values: &[&str],
+    counts: &std::collections::BTreeMap<String, u64>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for v in values {
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{v}\"}} {}",
+            counts.get(*v).copied().unwrap_or(0)
+        );
     }
 }
