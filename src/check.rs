@@ -13,9 +13,10 @@ use tracing::Instrument;
 
 use crate::dqdl::{self, DqdlError, Ruleset};
 use crate::engine::{self, Scan};
+use crate::history::{History, SeriesKey};
 use crate::judge::{self, Judged};
 use crate::plan::{self, PRIMARY, Plan, PlanContext, sql::literal};
-use crate::report::{Report, RuleResult};
+use crate::report::{Report, RuleResult, SeriesValue};
 use crate::source::{self, DatasetSpec, SourceError};
 
 /// What to check.
@@ -49,6 +50,9 @@ pub enum CheckError {
     /// The DataFusion runtime could not be built.
     #[error("cannot set up the query engine: {0}")]
     Engine(String),
+    /// The results store could not provide the history.
+    #[error("cannot read metric history: {0}")]
+    History(#[from] crate::store::StoreError),
     /// Writing the failed rows failed.
     #[error("cannot write failed rows to {path}: {message}")]
     FailedRows {
@@ -171,8 +175,27 @@ impl Prepared {
             .flat_map(|(top, t)| t.expr.leaves().into_iter().map(move |l| (top, l)))
     }
 
-    /// Runs the scans and judges every rule.
-    pub async fn evaluate(&self) -> Report {
+    /// The evaluation clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.request.now.unwrap_or(self.started_at)
+    }
+
+    /// The history series that dynamic rules and DetectAnomalies read; load
+    /// them from a store and pass them to [`Prepared::evaluate`].
+    pub fn history_keys(&self) -> Vec<SeriesKey> {
+        let mut keys: Vec<SeriesKey> = self
+            .plan
+            .leaves
+            .iter()
+            .flat_map(judge::history_keys)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// Runs the scans and judges every rule against `history`.
+    pub async fn evaluate(&self, history: &History) -> Report {
         let results = engine::execute(&self.ctx, &self.plan)
             .instrument(tracing::info_span!(
                 "scan",
@@ -181,11 +204,15 @@ impl Prepared {
             .await;
         let judge_span = tracing::info_span!("judge", rules = self.plan.leaves.len());
         let _judging = judge_span.enter();
+        let ctx = judge::Context {
+            history,
+            now: self.now(),
+        };
         let leaf_results: Vec<Judged> = self
             .plan
             .leaves
             .iter()
-            .map(|l| judge::judge_leaf(l, &results))
+            .map(|l| judge::judge_leaf(l, &results, &ctx))
             .collect();
         let mut leaves = leaf_results.into_iter();
         let default_labels: BTreeMap<String, String> = self
@@ -195,8 +222,17 @@ impl Prepared {
             .map(|l| (l.key.clone(), l.value.clone()))
             .collect();
         let mut rules = Vec::new();
-        for top in self.ruleset.rules.iter().flatten() {
+        let mut series: Vec<SeriesValue> = Vec::new();
+        let mut add_series = |key: SeriesKey, value: f64, rule: Option<usize>| {
+            if !series.iter().any(|s| s.key == key) {
+                series.push(SeriesValue { key, value, rule });
+            }
+        };
+        for (position, top) in self.ruleset.rules.iter().flatten().enumerate() {
             let judged = judge::combine(&top.expr, &mut leaves);
+            for (key, value) in judged.series {
+                add_series(key, value, Some(position));
+            }
             let mut labels = default_labels.clone();
             let own = match &top.expr {
                 dqdl::RuleExpr::Rule(r) => &r.labels,
@@ -209,11 +245,16 @@ impl Prepared {
                 message: judged.message,
                 metrics: judged.metrics.into_iter().collect(),
                 labels,
+                observations: judged.observations,
             });
         }
         let mut analyzers = BTreeMap::new();
         for a in &self.plan.analyzers {
-            analyzers.extend(judge::judge_leaf(a, &results).metrics);
+            let judged = judge::judge_leaf(a, &results, &ctx);
+            for (key, value) in judged.series {
+                add_series(key, value, None);
+            }
+            analyzers.extend(judged.metrics);
         }
         let count = |o| rules.iter().filter(|r| r.outcome == o).count();
         let (passed, failed, errors) = (
@@ -238,6 +279,7 @@ impl Prepared {
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             rules,
             analyzers,
+            series,
         }
     }
 
@@ -313,7 +355,49 @@ impl Prepared {
     }
 }
 
-/// Prepares and evaluates in one call.
+/// Whose history a run reads: the dataset's series, optionally only those
+/// recorded for one pipeline stage.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryScope<'a> {
+    /// The dataset name runs are recorded under.
+    pub dataset: &'a str,
+    /// Only this stage's values, when given.
+    pub stage: Option<&'a str>,
+}
+
+/// How many past values per series are loaded.
+pub const HISTORY_LIMIT: i64 = 1000;
+
+/// Prepares, loads the history that dynamic rules and DetectAnomalies need
+/// from `store`, and evaluates.
+pub async fn run_with_store(
+    request: CheckRequest,
+    store: &crate::store::Store,
+    scope: HistoryScope<'_>,
+) -> Result<Report, CheckError> {
+    let prepared = prepare(request).await?;
+    let history = prepared.load_history(store, scope).await?;
+    Ok(prepared.evaluate(&history).await)
+}
+
+impl Prepared {
+    /// Loads the series [`Prepared::history_keys`] names from `store`.
+    pub async fn load_history(
+        &self,
+        store: &crate::store::Store,
+        scope: HistoryScope<'_>,
+    ) -> Result<History, CheckError> {
+        let keys = self.history_keys();
+        Ok(store
+            .load_history(scope.dataset, scope.stage, &keys, HISTORY_LIMIT)
+            .await?)
+    }
+}
+
+/// Prepares and evaluates in one call, without a store.
 pub async fn run(request: CheckRequest) -> Result<Report, CheckError> {
-    Ok(prepare(request).await?.evaluate().await)
+    Ok(prepare(request)
+        .await?
+        .evaluate(&History::unavailable())
+        .await)
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::history::SeriesKey;
+use crate::history::anomaly::Observation;
 use crate::plan::Outcome;
 
 /// The result of checking one dataset against one ruleset.
@@ -29,6 +31,21 @@ pub struct Report {
     pub rules: Vec<RuleResult>,
     /// Analyzer metrics by name.
     pub analyzers: BTreeMap<String, f64>,
+    /// Every metric keyed for history (not part of the JSON contract).
+    #[serde(skip)]
+    pub series: Vec<SeriesValue>,
+}
+
+/// One measured metric as history keys it: the series and the top-level
+/// rule that reported it (`None` for analyzers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesValue {
+    /// Metric name and `where`.
+    pub key: SeriesKey,
+    /// The value.
+    pub value: f64,
+    /// Position of the top-level rule, or `None` for an analyzer.
+    pub rule: Option<usize>,
 }
 
 /// The result of one top-level rule.
@@ -45,6 +62,10 @@ pub struct RuleResult {
     /// Labels (DefaultLabels merged with the rule's own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// DetectAnomalies: expected value, bounds and a suggested static rule
+    /// per watched metric.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Observation>,
 }
 
 impl Report {

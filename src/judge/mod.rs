@@ -1,10 +1,25 @@
 //! Judging: metric values against each rule's condition, composites, the
 //! score. Knows nothing of DataFusion: it reads query results as numbers.
 
+use chrono::{DateTime, Utc};
+
 use crate::dqdl::ast::{CompareOp, Condition, InSet, LogicalOp, NumExpr, Operand, RuleExpr};
 use crate::dqdl::format::condition_text;
 use crate::engine::QueryResult;
+use crate::history::anomaly::{self, Observation};
+use crate::history::dynamic::{self, Usage};
+use crate::history::{History, SeriesKey};
 use crate::plan::{Check, Formula, FreqStat, LeafPlan, Outcome};
+
+/// What judging needs beyond query results: the metric history and the
+/// evaluation clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Past metric values.
+    pub history: &'a History,
+    /// The evaluation clock (its weekday picks a seasonal baseline).
+    pub now: DateTime<Utc>,
+}
 
 /// The judged result of one rule (leaf or composite).
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +30,10 @@ pub struct Judged {
     pub message: String,
     /// Metrics used, by name, in plan order.
     pub metrics: Vec<(String, f64)>,
+    /// What anomaly detection saw, for DetectAnomalies.
+    pub observations: Vec<Observation>,
+    /// The metrics as history keys them (name and `where`), for storing.
+    pub series: Vec<(SeriesKey, f64)>,
 }
 
 /// Why a formula has no value.
@@ -82,22 +101,149 @@ fn value(f: &Formula, results: &[QueryResult]) -> Result<Option<f64>, Problem> {
     })
 }
 
-/// Evaluates a numeric expression (flat, left-to-right arithmetic).
-/// Dynamic functions need history, which needs a results store.
-pub fn eval_number(e: &NumExpr) -> Result<f64, String> {
-    e.literal_value().ok_or_else(|| {
-        format!(
-            "dynamic rule: `{}` needs the metric history of a results store, which this version does not have yet",
-            crate::dqdl::format::num_text(e)
-        )
-    })
-}
-
 fn operand_number(o: &Operand) -> Result<f64, String> {
     match o {
-        Operand::Number(n) => eval_number(n),
+        Operand::Number(n) => n
+            .literal_value()
+            .ok_or_else(|| "internal: unresolved dynamic operand".to_string()),
         Operand::Null(_) => Err("a metric cannot be compared with NULL".to_string()),
         _ => Err("expected a number".to_string()),
+    }
+}
+
+/// Replaces every dynamic operand of `c` with its value over `past`
+/// (values of the judged metric, newest first). Returns the literal
+/// condition and what the resolution used of the history.
+pub fn resolve_condition(c: &Condition, past: &[f64]) -> Result<(Condition, Usage), String> {
+    let mut usage = Usage::default();
+    let mut resolve = |o: &Operand| -> Result<Operand, String> {
+        match o {
+            Operand::Number(e) if e.is_dynamic() => {
+                let (v, u) = dynamic::resolve(e, past)?;
+                usage.dynamic = true;
+                usage.points = usage.points.max(u.points);
+                usage.no_history |= u.no_history;
+                Ok(Operand::Number(NumExpr::Literal {
+                    value: v,
+                    span: e.span(),
+                }))
+            }
+            other => Ok(other.clone()),
+        }
+    };
+    let resolved = match c {
+        Condition::Compare { op, operand, span } => Condition::Compare {
+            op: *op,
+            operand: resolve(operand)?,
+            span: *span,
+        },
+        Condition::Between {
+            negated,
+            low,
+            high,
+            span,
+        } => Condition::Between {
+            negated: *negated,
+            low: resolve(low)?,
+            high: resolve(high)?,
+            span: *span,
+        },
+        Condition::In {
+            negated,
+            set: InSet::List(items),
+            span,
+        } => Condition::In {
+            negated: *negated,
+            set: InSet::List(items.iter().map(&mut resolve).collect::<Result<_, _>>()?),
+            span: *span,
+        },
+        other => other.clone(),
+    };
+    Ok((resolved, usage))
+}
+
+/// "required > avg(last(7)) * 0.8, which resolved to > 96400 over 7 past
+/// values" for dynamic conditions; "required > 5" otherwise.
+fn requirement(original: &Condition, resolved: &Condition, usage: Usage) -> String {
+    let text = condition_text(original);
+    if !usage.dynamic {
+        return format!("required {text}");
+    }
+    let source = if usage.no_history {
+        "no history yet, so last() counted as 0".to_string()
+    } else {
+        format!("over {} past value(s)", usage.points)
+    };
+    // Show resolved values to 6 decimals; judging used them exact.
+    let shown = round_literals(resolved);
+    format!(
+        "required {text}, which resolved to {} ({source})",
+        condition_text(&shown)
+    )
+}
+
+/// A copy of `c` with every number literal rounded as [`show`] prints it.
+fn round_literals(c: &Condition) -> Condition {
+    let round = |o: &Operand| match o {
+        Operand::Number(NumExpr::Literal { value, span }) => Operand::Number(NumExpr::Literal {
+            value: show(*value).parse().unwrap_or(*value),
+            span: *span,
+        }),
+        other => other.clone(),
+    };
+    match c {
+        Condition::Compare { op, operand, span } => Condition::Compare {
+            op: *op,
+            operand: round(operand),
+            span: *span,
+        },
+        Condition::Between {
+            negated,
+            low,
+            high,
+            span,
+        } => Condition::Between {
+            negated: *negated,
+            low: round(low),
+            high: round(high),
+            span: *span,
+        },
+        Condition::In {
+            negated,
+            set: InSet::List(items),
+            span,
+        } => Condition::In {
+            negated: *negated,
+            set: InSet::List(items.iter().map(round).collect()),
+            span: *span,
+        },
+        other => other.clone(),
+    }
+}
+
+/// Judges `v` against a condition that may be dynamic.
+fn judge_value(
+    subject: &str,
+    v: f64,
+    condition: &Condition,
+    key: &SeriesKey,
+    ctx: &Context<'_>,
+) -> (Outcome, String) {
+    let past = ctx.history.newest_first(key);
+    let (resolved, usage) = match resolve_condition(condition, &past) {
+        Ok(r) => r,
+        Err(e) => return (Outcome::Error, format!("dynamic rule: {e}")),
+    };
+    match holds(&resolved, v) {
+        Err(e) => (Outcome::Error, e),
+        Ok(ok) => (
+            if ok { Outcome::Passed } else { Outcome::Failed },
+            format!(
+                "{subject} was {}; {}",
+                show(v),
+                requirement(condition, &resolved, usage)
+            ),
+        ),
     }
 }
 
@@ -151,7 +297,7 @@ pub fn show(v: f64) -> String {
 }
 
 /// Judges one leaf rule.
-pub fn judge_leaf(plan: &LeafPlan, results: &[QueryResult]) -> Judged {
+pub fn judge_leaf(plan: &LeafPlan, results: &[QueryResult], ctx: &Context<'_>) -> Judged {
     let metrics: Vec<(String, f64)> = plan
         .metrics
         .iter()
@@ -160,11 +306,55 @@ pub fn judge_leaf(plan: &LeafPlan, results: &[QueryResult]) -> Judged {
             _ => None,
         })
         .collect();
-    let (outcome, message) = judge_check(&plan.check, results);
+    let series = metrics
+        .iter()
+        .map(|(name, v)| (SeriesKey::new(name, plan.where_clause.as_deref()), *v))
+        .collect();
+    let mut observations = Vec::new();
+    let (outcome, message) = if !ctx.history.available() && needs_history(plan) {
+        (
+            Outcome::Error,
+            "this rule compares with past runs and needs a results store: run it through the service, or pass `--store URL` to `dqgate check`".to_string(),
+        )
+    } else {
+        judge_check(plan, results, ctx, &mut observations)
+    };
     Judged {
         outcome,
         message,
         metrics,
+        observations,
+        series,
+    }
+}
+
+/// True when judging reads the history: dynamic operands or DetectAnomalies.
+pub fn needs_history(plan: &LeafPlan) -> bool {
+    let dynamic = |c: &Condition| {
+        c.operands()
+            .iter()
+            .any(|o| matches!(o, Operand::Number(e) if e.is_dynamic()))
+    };
+    match &plan.check {
+        Check::Condition { condition, .. } => dynamic(condition),
+        Check::RowLevel {
+            threshold: Some(t), ..
+        } => dynamic(t),
+        Check::Anomaly { .. } => true,
+        _ => false,
+    }
+}
+
+/// The series a leaf's judgement reads, when it reads any.
+pub fn history_keys(plan: &LeafPlan) -> Vec<SeriesKey> {
+    if !needs_history(plan) {
+        return Vec::new();
+    }
+    let key = |m: &str| SeriesKey::new(m, plan.where_clause.as_deref());
+    match &plan.check {
+        Check::Condition { subject, .. } | Check::RowLevel { subject, .. } => vec![key(subject)],
+        Check::Anomaly { metrics, .. } => metrics.iter().map(|(m, _)| key(m)).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -175,8 +365,14 @@ fn problem(p: Problem) -> (Outcome, String) {
     }
 }
 
-fn judge_check(check: &Check, results: &[QueryResult]) -> (Outcome, String) {
-    match check {
+fn judge_check(
+    plan: &LeafPlan,
+    results: &[QueryResult],
+    ctx: &Context<'_>,
+    observations: &mut Vec<Observation>,
+) -> (Outcome, String) {
+    let key = |metric: &str| SeriesKey::new(metric, plan.where_clause.as_deref());
+    match &plan.check {
         Check::Decided { outcome, message } => (*outcome, message.clone()),
         Check::Condition {
             subject,
@@ -189,17 +385,7 @@ fn judge_check(check: &Check, results: &[QueryResult]) -> (Outcome, String) {
                 format!("{subject} is undefined: there are no rows or no non-NULL values"),
             ),
             Ok(Some(v)) if v.is_nan() => (Outcome::Error, format!("{subject} is undefined (NaN)")),
-            Ok(Some(v)) => match holds(condition, v) {
-                Err(e) => (Outcome::Error, e),
-                Ok(ok) => (
-                    if ok { Outcome::Passed } else { Outcome::Failed },
-                    format!(
-                        "{subject} was {}; required {}",
-                        show(v),
-                        condition_text(condition)
-                    ),
-                ),
-            },
+            Ok(Some(v)) => judge_value(subject, v, condition, &key(subject), ctx),
         },
         Check::RowLevel {
             subject,
@@ -217,15 +403,55 @@ fn judge_check(check: &Check, results: &[QueryResult]) -> (Outcome, String) {
                         (Outcome::Failed, format!("{pct}; every row must pass"))
                     }
                 }
-                Some(t) => match holds(t, c) {
-                    Err(e) => (Outcome::Error, e),
-                    Ok(ok) => (
-                        if ok { Outcome::Passed } else { Outcome::Failed },
-                        format!("{subject} was {}; required {}", show(c), condition_text(t)),
-                    ),
-                },
+                Some(t) => judge_value(subject, c, t, &key(subject), ctx),
             },
         },
+        Check::Anomaly {
+            inner,
+            numeric_inner,
+            metrics,
+            settings,
+        } => {
+            let mut lines = Vec::new();
+            let mut anomalous = false;
+            for (name, f) in metrics {
+                let v = match value(f, results) {
+                    Err(p) => return problem(p),
+                    Ok(Some(v)) if v.is_finite() => v,
+                    _ => {
+                        return (
+                            Outcome::Error,
+                            format!("{name} is undefined: there are no rows or no non-NULL values"),
+                        );
+                    }
+                };
+                let mut o =
+                    anomaly::detect(name, v, ctx.now, ctx.history.points(&key(name)), settings);
+                o.suggested_rule = suggested_rule(inner, *numeric_inner, &o);
+                anomalous |= o.anomalous;
+                lines.push(match (o.lower, o.upper) {
+                    (Some(lo), Some(hi)) => format!(
+                        "{name} was {}{}; expected {} (between {} and {}; {})",
+                        show(v),
+                        if o.anomalous { ", an anomaly" } else { "" },
+                        show(o.expected.unwrap_or(f64::NAN)),
+                        show(lo),
+                        show(hi),
+                        o.method
+                    ),
+                    _ => format!("{name} was {}; not judged yet: {}", show(v), o.method),
+                });
+                observations.push(o);
+            }
+            (
+                if anomalous {
+                    Outcome::Failed
+                } else {
+                    Outcome::Passed
+                },
+                lines.join("\n"),
+            )
+        }
         Check::AllOne { values } => {
             let mut failures = Vec::new();
             for (name, f) in values {
@@ -279,6 +505,8 @@ pub fn combine(expr: &RuleExpr, leaves: &mut impl Iterator<Item = Judged>) -> Ju
             outcome: Outcome::Error,
             message: "internal: missing leaf result".to_string(),
             metrics: Vec::new(),
+            observations: Vec::new(),
+            series: Vec::new(),
         }),
         RuleExpr::Composite(c) => {
             let parts: Vec<Judged> = c.operands.iter().map(|o| combine(o, leaves)).collect();
@@ -309,6 +537,7 @@ pub fn combine(expr: &RuleExpr, leaves: &mut impl Iterator<Item = Judged>) -> Ju
                     metrics.push((key, *v));
                 }
             }
+            let series = parts.iter().flat_map(|p| p.series.clone()).collect();
             let message = parts
                 .iter()
                 .map(|p| p.message.as_str())
@@ -318,8 +547,31 @@ pub fn combine(expr: &RuleExpr, leaves: &mut impl Iterator<Item = Judged>) -> Ju
                 outcome,
                 message,
                 metrics,
+                observations: parts.into_iter().flat_map(|p| p.observations).collect(),
+                series,
             }
         }
+    }
+}
+
+/// A static rule that encodes an observation's band: `between` for rules
+/// with a numeric condition, a one-sided bound for minimum/maximum metrics.
+fn suggested_rule(inner: &str, numeric_inner: bool, o: &Observation) -> Option<String> {
+    let (lo, hi) = (o.lower?, o.upper?);
+    // `between` is exclusive; widen by a hair so the band's edges pass.
+    let pad = (hi - lo).abs().max(1e-9) * 1e-6;
+    if numeric_inner {
+        Some(format!(
+            "{inner} between {} and {}",
+            show(lo - pad),
+            show(hi + pad)
+        ))
+    } else if o.metric.ends_with("Minimum") || o.metric.ends_with("MinimumLength") {
+        Some(format!("{inner} >= {}", show(lo)))
+    } else if o.metric.ends_with("Maximum") || o.metric.ends_with("MaximumLength") {
+        Some(format!("{inner} <= {}", show(hi)))
+    } else {
+        None
     }
 }
 

@@ -128,6 +128,18 @@ pub enum Check {
         /// Names that do not match.
         mismatched: Vec<String>,
     },
+    /// DetectAnomalies: each metric of the inner rule against its history.
+    Anomaly {
+        /// The inner rule as written, e.g. `Completeness "email"`.
+        inner: String,
+        /// Whether the inner rule takes a numeric condition (for the
+        /// suggested static rule).
+        numeric_inner: bool,
+        /// The metrics watched.
+        metrics: Vec<(String, Formula)>,
+        /// Detector settings from the rule's tags.
+        settings: crate::history::anomaly::Settings,
+    },
     /// Decided while planning (schema facts, unsupported rules).
     Decided {
         /// The outcome.
@@ -166,6 +178,8 @@ pub struct LeafPlan {
     pub check: Check,
     /// The per-row predicate, for row-level rules over the primary dataset.
     pub row_predicate: Option<RowPredicate>,
+    /// The rule's `where` text: with the metric name it keys the history.
+    pub where_clause: Option<String>,
 }
 
 /// A planned ruleset.

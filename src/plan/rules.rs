@@ -27,7 +27,9 @@ pub fn plan_ruleset(ruleset: &Ruleset, ctx: &PlanContext<'_>) -> Plan {
         .collect();
     for (i, rule) in all_leaves.into_iter().enumerate() {
         p.reg.current_leaf = Some(i);
-        leaves.push(p.rule(rule).unwrap_or_else(|decided| *decided));
+        let mut plan = p.rule(rule).unwrap_or_else(|decided| *decided);
+        plan.where_clause = rule.where_clause.as_ref().map(|w| w.value.clone());
+        leaves.push(plan);
     }
     p.reg.current_leaf = None;
     let analyzers = ruleset
@@ -58,6 +60,7 @@ fn decided(outcome: Outcome, message: impl Into<String>) -> Settled {
             message: message.into(),
         },
         row_predicate: None,
+        where_clause: None,
     })
 }
 
@@ -70,6 +73,7 @@ fn leaf(metrics: Vec<(String, Formula)>, check: Check) -> LeafPlan {
         metrics,
         check,
         row_predicate: None,
+        where_clause: None,
     }
 }
 
@@ -350,14 +354,93 @@ impl<'a> Planner<'a> {
                 let (name, v) = self.aggregate_match(&params[0], &params[1])?;
                 Ok(numeric(&name, v, condition()?))
             }
-            DetectAnomalies => Err(error(
-                "DetectAnomalies needs the metric history of a results store, which this version does not have yet",
-            )),
+            DetectAnomalies => self.detect_anomalies(r, &params),
             FileFreshness | FileMatch | FileSize | FileUniqueness => Err(error(format!(
                 "{t} is not supported yet: file rules need object listings (planned with S3 sources)"
             ))),
             AllStatistics => Err(error("AllStatistics is an analyzer")),
         }
+    }
+
+    fn detect_anomalies(&mut self, r: &Rule, params: &[String]) -> Result<LeafPlan, Settled> {
+        use RuleType::*;
+        const WATCHED: [RuleType; 14] = [
+            RowCount,
+            Completeness,
+            Uniqueness,
+            Mean,
+            Sum,
+            StandardDeviation,
+            Entropy,
+            DistinctValuesCount,
+            UniqueValueRatio,
+            ColumnLength,
+            ColumnValues,
+            ColumnCorrelation,
+            CustomSql,
+            ColumnCount,
+        ];
+        let name = params.first().map(String::as_str).unwrap_or_default();
+        let inner = RuleType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
+            .filter(|t| WATCHED.contains(t))
+            .ok_or_else(|| {
+                error(format!(
+                    "DetectAnomalies cannot watch `{name}`; it watches {}",
+                    WATCHED.map(|t| t.name()).join(", ")
+                ))
+            })?;
+        let spec = inner.spec();
+        let given = params.len() - 1;
+        if given < spec.min_params || given > spec.max_params {
+            return Err(error(format!(
+                "{} takes {} to {} parameter(s), got {given}",
+                inner.name(),
+                spec.min_params,
+                spec.max_params
+            )));
+        }
+        let mut settings = crate::history::anomaly::Settings::default();
+        for tag in &r.tags {
+            if let Condition::Compare { operand, .. } = &tag.condition {
+                let (number, text) = match operand {
+                    Operand::Number(n) => (n.literal_value(), None),
+                    Operand::Text(t) => (t.value.parse().ok(), Some(t.value.as_str())),
+                    _ => (None, None),
+                };
+                settings.apply_tag(&tag.name, number, text).map_err(error)?;
+            }
+        }
+        let plan = self.analyzer(inner, &r.params[1..])?;
+        if let Check::Decided {
+            outcome: Outcome::Error | Outcome::Failed,
+            ..
+        } = plan.check
+        {
+            return Ok(plan);
+        }
+        if plan.metrics.is_empty() {
+            return Err(error(format!(
+                "{} reports no metric for this column type, so there is nothing to watch",
+                inner.name()
+            )));
+        }
+        let mut text = inner.name().to_string();
+        for p in &params[1..] {
+            text.push(' ');
+            text.push_str(&crate::dqdl::format::quote(p));
+        }
+        Ok(leaf(
+            plan.metrics.clone(),
+            Check::Anomaly {
+                inner: text,
+                numeric_inner: inner.spec().condition
+                    == crate::dqdl::rule_types::ConditionKind::Number,
+                metrics: plan.metrics,
+                settings,
+            },
+        ))
     }
 
     fn completeness(&mut self, col: &str, filter: Option<&str>) -> Formula {
@@ -462,6 +545,7 @@ impl<'a> Planner<'a> {
                 passes: pred,
                 filter: filter.map(str::to_string),
             }),
+            where_clause: None,
         }
     }
 
