@@ -151,6 +151,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 name: "Dataset.*.RowCount".into(),
                 value: 1000.0 + f64::from(i % 50),
                 position: Some(0),
+                where_clause: String::new(),
             }];
             store
                 .finish_run(
@@ -165,6 +166,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                         rules: &[],
                         metrics: &metrics,
                         started_at: "2026-11-26T00:00:00Z",
+                        observed_at: "2026-11-26T00:00:00Z",
                         duration_ms: 1,
                     },
                 )

@@ -28,9 +28,7 @@ use super::runs::{RunView, run_view};
 use crate::check::{self, CheckRequest};
 use crate::gate::decide_report;
 use crate::source::{DatasetSpec, Format};
-use crate::store::{
-    Claim, DatasetRecord, Finished, MetricRecord, RuleResultRecord, RulesetVersion, now_text,
-};
+use crate::store::{Claim, DatasetRecord, Finished, RulesetVersion, now_text};
 
 /// The gate request.
 #[derive(Deserialize, ToSchema)]
@@ -59,24 +57,7 @@ fn yes() -> bool {
     true
 }
 
-/// A new run id (UUID v4 text).
-fn new_run_id() -> Result<String, Problem> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| Problem::internal(&e))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
-}
-
-fn spec(alias: &str, d: &DatasetRecord) -> DatasetSpec {
+pub(crate) fn spec(alias: &str, d: &DatasetRecord) -> DatasetSpec {
     DatasetSpec {
         alias: alias.to_string(),
         location: d.location.clone(),
@@ -153,7 +134,7 @@ pub async fn gate(
     let claimed = state
         .store
         .claim_run(
-            &new_run_id()?,
+            &crate::store::new_run_id().map_err(|e| Problem::internal(&e))?,
             &req.run_id,
             &req.dataset,
             &req.ruleset,
@@ -191,6 +172,7 @@ pub async fn gate(
                 ruleset,
                 (req.dataset.clone(), dataset),
                 aliases,
+                req.stage.clone(),
             );
             // A panic inside the engine must not leave the run "running".
             if AssertUnwindSafe(evaluation).catch_unwind().await.is_err() {
@@ -229,6 +211,7 @@ async fn record_failure(state: &AppState, id: &str, message: &str) {
         rules: &[],
         metrics: &[],
         started_at: &now_text(),
+        observed_at: &now_text(),
         duration_ms: 0,
     };
     if let Err(e) = state.store.finish_run(id, &finished).await {
@@ -250,6 +233,7 @@ async fn evaluate(
     ruleset: RulesetVersion,
     (dataset_name, dataset): (String, DatasetRecord),
     aliases: Vec<(String, DatasetRecord)>,
+    stage: String,
 ) {
     let Ok(_permit) = state.evaluations.permits.acquire().await else {
         return;
@@ -273,38 +257,21 @@ async fn evaluate(
         now: None,
         memory_limit: state.limits.eval_memory_limit,
     };
-    let outcome = tokio::time::timeout(state.limits.eval_timeout, check::run(request)).await;
+    let scope = check::HistoryScope {
+        dataset: &dataset_name,
+        stage: Some(&stage),
+    };
+    let outcome = tokio::time::timeout(
+        state.limits.eval_timeout,
+        check::run_with_store(request, &state.store, scope),
+    )
+    .await;
     let seconds = clock.elapsed().as_secs_f64();
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let (rules, metrics, decision, status, message, score, counts) = match outcome {
         Ok(Ok(report)) => {
             let decision = decide_report(&report);
-            let mut metrics = Vec::new();
-            let rules: Vec<RuleResultRecord> = report
-                .rules
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let position = i64::try_from(i).unwrap_or(i64::MAX);
-                    metrics.extend(r.metrics.iter().map(|(name, value)| MetricRecord {
-                        name: name.clone(),
-                        value: *value,
-                        position: Some(position),
-                    }));
-                    RuleResultRecord {
-                        position,
-                        rule: r.rule.clone(),
-                        outcome: format!("{:?}", r.outcome),
-                        message: r.message.clone(),
-                        labels: serde_json::to_value(&r.labels).unwrap_or_default(),
-                    }
-                })
-                .collect();
-            metrics.extend(report.analyzers.iter().map(|(name, value)| MetricRecord {
-                name: name.clone(),
-                value: *value,
-                position: None,
-            }));
+            let (rules, metrics) = crate::store::report_records(&report);
             let counts = (
                 report.passed as i64,
                 report.failed as i64,
@@ -352,6 +319,7 @@ async fn evaluate(
         rules: &rules,
         metrics: &metrics,
         started_at: &started_at,
+        observed_at: &started_at,
         duration_ms,
     };
     let stored = state

@@ -9,6 +9,7 @@ mod metrics;
 mod ops;
 mod registry;
 mod runs;
+mod suggest;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -153,6 +154,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::trends))
+        .routes(routes!(runs::mark_expected))
+        .routes(routes!(suggest::suggest))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let body_limit = state.limits.max_body_bytes;

@@ -20,6 +20,11 @@ pub struct RuleView {
     message: String,
     metrics: BTreeMap<String, f64>,
     labels: BTreeMap<String, String>,
+    /// DetectAnomalies: per watched metric the value, expected value,
+    /// bounds, method and a suggested static rule.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    #[schema(value_type = Object)]
+    observations: serde_json::Value,
 }
 
 /// A run as served (also the gate's answer).
@@ -84,6 +89,7 @@ pub async fn run_view(state: &AppState, run: RunRecord) -> Result<RunView, Probl
             rule: r.rule,
             outcome: r.outcome,
             message: r.message,
+            observations: r.observations,
         })
         .collect();
     Ok(RunView {
@@ -267,6 +273,9 @@ pub struct TrendsQuery {
     ruleset: Option<String>,
     /// Also the series of this metric, e.g. `Dataset.*.RowCount`.
     metric: Option<String>,
+    /// The `where` text of the metric's rule (default: none).
+    #[serde(rename = "where")]
+    where_clause: Option<String>,
     /// From this instant (RFC 3339).
     since: Option<String>,
     /// Before this instant (RFC 3339).
@@ -335,7 +344,7 @@ pub async fn trends(
                 .metric_trend(
                     &dataset,
                     q.ruleset.as_deref(),
-                    m,
+                    (m, q.where_clause.as_deref().unwrap_or_default()),
                     since.as_deref(),
                     until.as_deref(),
                 )
@@ -349,5 +358,43 @@ pub async fn trends(
         score: score.into_iter().map(Into::into).collect(),
         metric: q.metric,
         values: values.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// What marking a value as expected changed.
+#[derive(Serialize, ToSchema)]
+pub struct MarkedExpected {
+    run: String,
+    metric: String,
+    /// How many stored values were marked (one per `where` variant).
+    marked: u64,
+}
+
+/// Marks a run's value of a metric as expected (a holiday, a planned
+/// backfill): it stays in trends but no longer trains DetectAnomalies.
+#[utoipa::path(post, path = "/v1/runs/{id}/metrics/{name}/expected", responses((status = 200, body = MarkedExpected), (status = 404, body = ProblemJson)))]
+pub async fn mark_expected(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<MarkedExpected>, Problem> {
+    caller.require(Access::Edit)?;
+    state
+        .store
+        .get_run(&id)
+        .await?
+        .ok_or_else(|| Problem::not_found("run_not_found", format!("no run `{id}`")))?;
+    let marked = state.store.mark_expected(&id, &name).await?;
+    if marked == 0 {
+        return Err(Problem::not_found(
+            "metric_not_found",
+            format!("run `{id}` recorded no metric `{name}`"),
+        ));
+    }
+    tracing::info!(run = %id, metric = %name, marked, "value marked as expected");
+    Ok(Json(MarkedExpected {
+        run: id,
+        metric: name,
+        marked,
     }))
 }

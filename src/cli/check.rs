@@ -4,10 +4,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dqgate::check::{self, CheckError, CheckRequest, Prepared};
+use dqgate::check::{self, CheckError, CheckRequest, HistoryScope, Prepared};
+use dqgate::history::History;
 use dqgate::plan::Outcome;
 use dqgate::report::Report;
 use dqgate::source::DatasetSpec;
+use dqgate::store::Store;
 
 use super::{OutputFormat, read_source};
 
@@ -42,6 +44,18 @@ pub struct CheckArgs {
     /// group-bys spill to disk before failing. Unlimited by default.
     #[arg(long, env = "DQGATE_MEMORY_LIMIT", value_parser = parse_bytes)]
     pub memory_limit: Option<usize>,
+    /// A results store (sqlite://PATH or postgres://...): dynamic rules and
+    /// DetectAnomalies read the dataset's history from it, and the run is
+    /// recorded there as history for later runs.
+    #[arg(long, env = "DQGATE_CHECK_STORE")]
+    pub store: Option<String>,
+    /// The dataset name history is kept under (default: the primary path).
+    #[arg(long, requires = "store")]
+    pub dataset_name: Option<String>,
+    /// Pipeline stage the run belongs to; history then comes from this
+    /// stage only.
+    #[arg(long, requires = "store", default_value = "cli")]
+    pub stage: String,
 }
 
 /// Parses a byte size: `512MiB`, `4GiB`, `2GB`, `1048576`.
@@ -138,7 +152,16 @@ pub fn run(args: CheckArgs) -> ExitCode {
         if progress {
             eprintln!("scanning ({} scan(s))…", prepared.scans().len());
         }
-        let report = prepared.evaluate().await;
+        let report = match &args.store {
+            None => prepared.evaluate(&History::unavailable()).await,
+            Some(url) => match with_store(&prepared, url, &args).await {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(CANNOT_RUN);
+                }
+            },
+        };
         if let Some(path) = &args.failed_rows {
             match prepared
                 .write_failed_rows(&path.display().to_string())
@@ -168,6 +191,32 @@ pub fn run(args: CheckArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     })
+}
+
+/// Evaluates with the store's history and records the run there.
+async fn with_store(prepared: &Prepared, url: &str, args: &CheckArgs) -> Result<Report, String> {
+    let store = Store::connect(url).await.map_err(|e| e.to_string())?;
+    let primary = datasets(&args.data)
+        .into_iter()
+        .find(|d| d.alias == dqgate::plan::PRIMARY)
+        .map(|d| d.location)
+        .unwrap_or_default();
+    let dataset = args.dataset_name.clone().unwrap_or(primary);
+    let scope = HistoryScope {
+        dataset: &dataset,
+        stage: Some(&args.stage),
+    };
+    let history = prepared
+        .load_history(&store, scope)
+        .await
+        .map_err(|e| e.to_string())?;
+    let report = prepared.evaluate(&history).await;
+    let observed_at = prepared.now().to_rfc3339();
+    store
+        .record_report(&report, (&dataset, &args.stage), &observed_at)
+        .await
+        .map_err(|e| format!("cannot record the run: {e}"))?;
+    Ok(report)
 }
 
 fn print_explain(prepared: &Prepared) {

@@ -6,9 +6,12 @@
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
+
+use crate::history::{History, Point, SeriesKey};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,9 @@ pub enum StoreError {
     /// A stored JSON document could not be read.
     #[error("corrupt stored document: {0}")]
     Json(#[from] serde_json::Error),
+    /// A stored value has the wrong shape.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
 }
 
 /// Which database a store runs on.
@@ -147,6 +153,8 @@ pub struct RuleResultRecord {
     pub message: String,
     /// Labels.
     pub labels: serde_json::Value,
+    /// DetectAnomalies observations (JSON array), `Null` for other rules.
+    pub observations: serde_json::Value,
 }
 
 /// A stored metric value.
@@ -158,6 +166,8 @@ pub struct MetricRecord {
     pub value: f64,
     /// Rule position, or `None` for analyzer metrics.
     pub position: Option<i64>,
+    /// The `where` it was computed under, empty for none.
+    pub where_clause: String,
 }
 
 /// One point of a trend series.
@@ -191,6 +201,8 @@ pub struct Finished<'a> {
     pub metrics: &'a [MetricRecord],
     /// Evaluation start.
     pub started_at: &'a str,
+    /// The evaluation clock metrics are observed at (RFC 3339).
+    pub observed_at: &'a str,
     /// Wall time.
     pub duration_ms: i64,
 }
@@ -217,6 +229,59 @@ pub enum Claim {
     New(String),
     /// The key is taken; here is the run.
     Existing(Box<RunRecord>),
+}
+
+/// A new run id (UUID v4 text).
+pub fn new_run_id() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+/// The rule results and metrics a report stores: every rule in order, and
+/// every measured series once (rule metrics at their rule's position,
+/// analyzer metrics without one).
+pub fn report_records(
+    report: &crate::report::Report,
+) -> (Vec<RuleResultRecord>, Vec<MetricRecord>) {
+    let rules = report
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RuleResultRecord {
+            position: i64::try_from(i).unwrap_or(i64::MAX),
+            rule: r.rule.clone(),
+            outcome: format!("{:?}", r.outcome),
+            message: r.message.clone(),
+            labels: serde_json::to_value(&r.labels).unwrap_or_default(),
+            observations: if r.observations.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::to_value(&r.observations).unwrap_or_default()
+            },
+        })
+        .collect();
+    let metrics = report
+        .series
+        .iter()
+        .map(|s| MetricRecord {
+            name: s.key.metric.clone(),
+            value: s.value,
+            position: s.rule.map(|p| i64::try_from(p).unwrap_or(i64::MAX)),
+            where_clause: s.key.where_clause.clone(),
+        })
+        .collect();
+    (rules, metrics)
 }
 
 const RUN_COLUMNS: &str = "id, run_key, dataset, ruleset, ruleset_version, stage, parameters, inputs, status, decision, score, passed, failed, errors, message, created_at, started_at, finished_at, duration_ms";
@@ -592,19 +657,21 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         for r in f.rules {
-            sqlx::query("INSERT INTO rule_results (run_id, position, rule, outcome, message, labels) VALUES ($1, $2, $3, $4, $5, $6)")
+            sqlx::query("INSERT INTO rule_results (run_id, position, rule, outcome, message, labels, observations) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(id)
                 .bind(r.position)
                 .bind(&r.rule)
                 .bind(&r.outcome)
                 .bind(&r.message)
                 .bind(r.labels.to_string())
+                .bind((!r.observations.is_null()).then(|| r.observations.to_string()))
                 .execute(&mut *tx)
                 .await?;
         }
         for m in f.metrics {
             sqlx::query(
-                "INSERT INTO metrics (run_id, dataset, ruleset, stage, name, value, position, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO metrics (run_id, dataset, ruleset, stage, name, value, position, created_at, where_clause, observed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id)
             .bind(&dataset)
@@ -614,6 +681,8 @@ impl Store {
             .bind(m.value)
             .bind(m.position)
             .bind(&created_at)
+            .bind(&m.where_clause)
+            .bind(f.observed_at)
             .execute(&mut *tx)
             .await?;
         }
@@ -660,7 +729,7 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<(Vec<RuleResultRecord>, Vec<MetricRecord>), StoreError> {
-        let rules = sqlx::query("SELECT position, rule, outcome, message, labels FROM rule_results WHERE run_id = $1 ORDER BY position")
+        let rules = sqlx::query("SELECT position, rule, outcome, message, labels, observations FROM rule_results WHERE run_id = $1 ORDER BY position")
             .bind(id)
             .fetch_all(&self.pool)
             .await?
@@ -672,11 +741,15 @@ impl Store {
                     outcome: r.try_get("outcome")?,
                     message: r.try_get("message")?,
                     labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)?,
+                    observations: match r.try_get::<Option<String>, _>("observations")? {
+                        Some(text) => serde_json::from_str(&text)?,
+                        None => serde_json::Value::Null,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let metrics = sqlx::query(
-            "SELECT name, value, position FROM metrics WHERE run_id = $1 ORDER BY position, name",
+            "SELECT name, value, position, where_clause FROM metrics WHERE run_id = $1 ORDER BY position, name",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -687,6 +760,7 @@ impl Store {
                 name: r.try_get("name")?,
                 value: r.try_get("value")?,
                 position: r.try_get("position")?,
+                where_clause: r.try_get("where_clause")?,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -747,19 +821,20 @@ impl Store {
         &self,
         dataset: &str,
         ruleset: Option<&str>,
-        metric: &str,
+        (metric, where_clause): (&str, &str),
         since: Option<&str>,
         until: Option<&str>,
     ) -> Result<Vec<TrendPoint>, StoreError> {
         let rows = sqlx::query(
             "SELECT run_id, created_at, value FROM metrics WHERE dataset = $1 AND name = $2 AND ($3 = '' OR ruleset = $3) \
-             AND ($4 = '' OR created_at >= $4) AND ($5 = '' OR created_at < $5) ORDER BY created_at, run_id",
+             AND ($4 = '' OR created_at >= $4) AND ($5 = '' OR created_at < $5) AND where_clause = $6 ORDER BY created_at, run_id",
         )
         .bind(dataset)
         .bind(metric)
         .bind(ruleset.unwrap_or_default())
         .bind(since.unwrap_or_default())
         .bind(until.unwrap_or_default())
+        .bind(where_clause)
         .fetch_all(&self.pool)
         .await?;
         let mut points: Vec<TrendPoint> = Vec::new();
@@ -776,6 +851,113 @@ impl Store {
             });
         }
         Ok(points)
+    }
+
+    // ----------------------------------------------------------- history
+
+    /// Records a report evaluated outside the gate (`dqgate check --store`)
+    /// as a finished run, so later runs see its metrics as history.
+    /// Returns the run id.
+    pub async fn record_report(
+        &self,
+        report: &crate::report::Report,
+        scope: (&str, &str),
+        observed_at: &str,
+    ) -> Result<String, StoreError> {
+        let (dataset, stage) = scope;
+        let id = new_run_id()
+            .map_err(|e| StoreError::Corrupt(format!("no randomness for a run id: {e}")))?;
+        let params = serde_json::json!({"source": "cli"});
+        self.claim_run(&id, &id, dataset, &report.ruleset, 0, stage, &params)
+            .await?;
+        let (rules, metrics) = report_records(report);
+        let inputs = serde_json::json!({"dataset": {"location": report.dataset}});
+        let decision = crate::gate::decide_report(report);
+        self.finish_run(
+            &id,
+            &Finished {
+                status: "done",
+                decision: decision.as_str(),
+                score: report.score,
+                counts: (
+                    report.passed as i64,
+                    report.failed as i64,
+                    report.errors as i64,
+                ),
+                message: None,
+                inputs: &inputs,
+                rules: &rules,
+                metrics: &metrics,
+                started_at: &report.started_at,
+                observed_at,
+                duration_ms: i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
+            },
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Past values of `keys` for a dataset (and stage, when given), oldest
+    /// first, one value per run, at most `limit` per series; values marked
+    /// expected are left out.
+    pub async fn load_history(
+        &self,
+        dataset: &str,
+        stage: Option<&str>,
+        keys: &[SeriesKey],
+        limit: i64,
+    ) -> Result<History, StoreError> {
+        let mut history = History::empty();
+        for key in keys {
+            let rows = sqlx::query(
+                "SELECT run_id, value, COALESCE(observed_at, created_at) AS at FROM metrics \
+                 WHERE dataset = $1 AND name = $2 AND where_clause = $3 AND excluded = 0 AND ($4 = '' OR stage = $4) \
+                 ORDER BY COALESCE(observed_at, created_at) DESC, run_id DESC LIMIT $5",
+            )
+            .bind(dataset)
+            .bind(&key.metric)
+            .bind(&key.where_clause)
+            .bind(stage.unwrap_or_default())
+            .bind(limit.saturating_mul(4))
+            .fetch_all(&self.pool)
+            .await?;
+            let mut points: Vec<(String, Point)> = Vec::new();
+            for r in &rows {
+                let run: String = r.try_get("run_id")?;
+                if points.iter().any(|(id, _)| *id == run) {
+                    continue;
+                }
+                let at: String = r.try_get("at")?;
+                let at = DateTime::parse_from_rfc3339(&at)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| StoreError::Corrupt(format!("metric time `{at}`: {e}")))?;
+                points.push((
+                    run,
+                    Point {
+                        at,
+                        value: r.try_get("value")?,
+                    },
+                ));
+                if points.len() as i64 >= limit {
+                    break;
+                }
+            }
+            for (_, p) in points.into_iter().rev() {
+                history.push(key.clone(), p);
+            }
+        }
+        Ok(history)
+    }
+
+    /// Marks a run's values of one metric as expected, so they no longer
+    /// train anomaly detection. Returns how many values were marked.
+    pub async fn mark_expected(&self, run_id: &str, metric: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE metrics SET excluded = 1 WHERE run_id = $1 AND name = $2")
+            .bind(run_id)
+            .bind(metric)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     // ------------------------------------------------------------ tokens
