@@ -21,6 +21,7 @@ mod check;
 mod demo;
 mod fmt;
 mod serve;
+mod suggest;
 mod validate;
 
 use std::path::PathBuf;
@@ -63,6 +64,13 @@ enum Command {
     /// Parquet under --out, with a handful of deliberate defects, then checks
     /// each dataset and prints the reports.
     Demo(demo::DemoArgs),
+    /// Profile a dataset and print a starter DQDL ruleset for it.
+    ///
+    /// One profiling scan (plus one for key candidates and allowed values)
+    /// finds completeness, keys, ranges, allowed values, lengths and
+    /// freshness; every suggested rule passes on the profiled data. With
+    /// --store, row-count bounds come from the dataset's history.
+    Suggest(suggest::SuggestArgs),
     /// Run the HTTP service: registries, the gate, runs and trends.
     ///
     /// Settings come from built-in defaults, then dqgate.toml, then DQGATE_*
@@ -131,6 +139,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => serve::create_token(store, role, name),
         Command::Demo(args) => demo::run(args),
         Command::Check(args) => check::run(args),
+        Command::Suggest(args) => suggest::run(args),
     }
 }
 
