@@ -8,6 +8,7 @@ mod demo;
 mod dqdl_golden;
 mod dqdl_props;
 mod fixtures;
+mod history;
 mod rulesets;
 mod semantics;
 mod service;

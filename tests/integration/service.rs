@@ -766,3 +766,119 @@ async fn health_and_metrics_are_open_everything_else_needs_a_token() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_aware_gates_mark_expected_values_and_suggest_rules() {
+    for backend in backends() {
+        let s = start(backend).await;
+        s.seed(
+            "Rules = [\n  RowCount >= avg(last(3)),\n  DetectAnomalies \"RowCount\" with minHistory = 2\n]\n\
+             Analyzers = [ AllStatistics \"score\" ]",
+        )
+        .await;
+        let mut answers = Vec::new();
+        for day in 1..=3 {
+            let r = s
+                .post_json("/v1/gate", ADMIN, &gate_body(&format!("day-{day}")))
+                .await;
+            assert_eq!(
+                r.status,
+                200,
+                "{backend}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            answers.push(r.json());
+        }
+        let first = &answers[0];
+        assert_eq!(first["decision"], "pass", "{backend}: {first}");
+        assert!(
+            first["rules"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no history yet")),
+            "{first}"
+        );
+        let third = &answers[2];
+        assert_eq!(
+            third["rules"][0]["message"],
+            "Dataset.*.RowCount was 10; required >= avg(last(3)), which resolved to >= 10 (over 2 past value(s))"
+        );
+        let o = &third["rules"][1]["observations"][0];
+        assert_eq!(o["expected"], 10.0, "{backend}: {third}");
+        assert_eq!(o["history"], 2);
+        assert_eq!(o["lower"], 9.7);
+        assert_eq!(o["anomalous"], false);
+        // Stored with the run and served again.
+        let stored = s
+            .get(third["run"].as_str().expect("run"), ADMIN)
+            .await
+            .json();
+        assert_eq!(
+            stored["rules"][1]["observations"],
+            third["rules"][1]["observations"]
+        );
+
+        // A steward marks day 2's row count as expected: it stops training.
+        let day2 = answers[1]["id"].as_str().expect("id").to_string();
+        let path = format!("/v1/runs/{day2}/metrics/Dataset.*.RowCount/expected");
+        let marked = s.post_json(&path, ADMIN, &json!({})).await;
+        assert_eq!(
+            marked.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&marked.body)
+        );
+        assert_eq!(marked.json()["marked"], 1);
+        let missing = s
+            .post_json(
+                &format!("/v1/runs/{day2}/metrics/Nope/expected"),
+                ADMIN,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(missing.status, 404);
+        let fourth = s
+            .post_json("/v1/gate", ADMIN, &gate_body("day-4"))
+            .await
+            .json();
+        assert_eq!(
+            fourth["rules"][1]["observations"][0]["history"], 2,
+            "{fourth}"
+        );
+
+        // Analyzer metrics form trends without pass or fail.
+        let trends = s
+            .get("/v1/trends?dataset=people&metric=Column.score.Mean", ADMIN)
+            .await
+            .json();
+        assert_eq!(
+            trends["values"].as_array().map(Vec::len),
+            Some(4),
+            "{trends}"
+        );
+        assert_eq!(trends["values"][0]["value"], 20.0 / 9.0);
+
+        // Suggestions: bounds from the four recorded runs; they pass.
+        let r = s
+            .post_json("/v1/suggest", ADMIN, &json!({"dataset": "people"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let suggestion = r.json();
+        let text = suggestion["ruleset"].as_str().expect("ruleset").to_string();
+        assert!(text.contains("RowCount between 7 and 13"), "{text}");
+        let put = s.put_text("/v1/rulesets/people-checks", ADMIN, &text).await;
+        assert!(
+            put.status == 200 || put.status == 201,
+            "{}",
+            String::from_utf8_lossy(&put.body)
+        );
+        let gated = s
+            .post_json("/v1/gate", ADMIN, &gate_body("day-5"))
+            .await
+            .json();
+        assert_eq!(gated["decision"], "pass", "{backend}: {gated}");
+        let unknown = s
+            .post_json("/v1/suggest", ADMIN, &json!({"dataset": "nope"}))
+            .await;
+        assert_eq!(unknown.status, 404);
+    }
+}
