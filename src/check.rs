@@ -68,6 +68,7 @@ pub struct Prepared {
     ctx: SessionContext,
     ruleset: Ruleset,
     plan: Plan,
+    sources: BTreeMap<String, source::Registered>,
     request: CheckRequest,
     started_at: DateTime<Utc>,
     started: Instant,
@@ -109,9 +110,11 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
     let ctx = session(request.memory_limit)?;
     let mut schemas = HashMap::new();
     let mut unavailable = HashMap::new();
+    let mut sources = BTreeMap::new();
     for spec in &request.datasets {
         match source::register(&ctx, spec).await {
-            Ok(_) => {
+            Ok(registered) => {
+                sources.insert(spec.alias.clone(), registered);
                 let table = ctx.table(spec.alias.as_str()).await;
                 match table {
                     Ok(df) => {
@@ -142,6 +145,7 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
         ctx,
         ruleset,
         plan,
+        sources,
         request,
         started_at,
         started,
@@ -279,6 +283,7 @@ impl Prepared {
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             rules,
             analyzers,
+            sources: self.sources.clone(),
             series,
         }
     }

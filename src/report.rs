@@ -31,6 +31,9 @@ pub struct Report {
     pub rules: Vec<RuleResult>,
     /// Analyzer metrics by name.
     pub analyzers: BTreeMap<String, f64>,
+    /// What was read per dataset alias: format, Iceberg snapshot, slice.
+    #[serde(default)]
+    pub sources: BTreeMap<String, crate::source::Registered>,
     /// Every metric keyed for history (not part of the JSON contract).
     #[serde(skip)]
     pub series: Vec<SeriesValue>,

@@ -27,7 +27,7 @@ use super::registry::{body_bytes, check_name, parse_json};
 use super::runs::{RunView, run_view};
 use crate::check::{self, CheckRequest};
 use crate::gate::decide_report;
-use crate::source::{DatasetSpec, Format};
+use crate::source::{DatasetSpec, Format, SourceOptions};
 use crate::store::{Claim, DatasetRecord, Finished, RulesetVersion, now_text};
 
 /// The gate request.
@@ -57,12 +57,40 @@ fn yes() -> bool {
     true
 }
 
-pub(crate) fn spec(alias: &str, d: &DatasetRecord) -> DatasetSpec {
-    DatasetSpec {
+/// The dataset spec of a registered dataset; `slice` (the gate's
+/// parameters) may add a date range or an Iceberg snapshot window.
+pub(crate) fn spec(
+    alias: &str,
+    d: &DatasetRecord,
+    slice: Option<&serde_json::Value>,
+) -> Result<DatasetSpec, String> {
+    let mut options: SourceOptions = serde_json::from_value(d.options.clone())
+        .map_err(|e| format!("dataset `{}` has unusable options: {e}", d.name))?;
+    if let Some(p) = slice {
+        let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let number = |k: &str| p.get(k).and_then(serde_json::Value::as_i64);
+        if let Some(v) = text("start_date") {
+            options.start_date = Some(v);
+        }
+        if let Some(v) = text("end_date") {
+            options.end_date = Some(v);
+        }
+        if let Some(v) = number("since_snapshot_id") {
+            options.since_snapshot_id = Some(v);
+        }
+        if let Some(v) = number("snapshot_id") {
+            options.snapshot_id = Some(v);
+        }
+        if let Some(v) = text("as_of") {
+            options.as_of = Some(v);
+        }
+    }
+    Ok(DatasetSpec {
         alias: alias.to_string(),
         location: d.location.clone(),
         format: serde_json::from_value::<Format>(serde_json::Value::String(d.format.clone())).ok(),
-    }
+        options,
+    })
 }
 
 /// Evaluates a dataset and answers the gate decision.
@@ -172,7 +200,7 @@ pub async fn gate(
                 ruleset,
                 (req.dataset.clone(), dataset),
                 aliases,
-                req.stage.clone(),
+                (req.stage.clone(), parameters.clone()),
             );
             // A panic inside the engine must not leave the run "running".
             if AssertUnwindSafe(evaluation).catch_unwind().await.is_err() {
@@ -233,7 +261,7 @@ async fn evaluate(
     ruleset: RulesetVersion,
     (dataset_name, dataset): (String, DatasetRecord),
     aliases: Vec<(String, DatasetRecord)>,
-    stage: String,
+    (stage, parameters): (String, serde_json::Value),
 ) {
     let Ok(_permit) = state.evaluations.permits.acquire().await else {
         return;
@@ -243,9 +271,16 @@ async fn evaluate(
     }
     let started_at = now_text();
     let clock = Instant::now();
-    let mut datasets = vec![spec("primary", &dataset)];
-    datasets.extend(aliases.iter().map(|(alias, d)| spec(alias, d)));
-    let inputs = serde_json::json!({
+    let mut specs = vec![spec("primary", &dataset, Some(&parameters))];
+    specs.extend(aliases.iter().map(|(alias, d)| spec(alias, d, None)));
+    let datasets = match specs.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(d) => d,
+        Err(message) => {
+            record_failure(state, id, &message).await;
+            return;
+        }
+    };
+    let mut inputs = serde_json::json!({
         "ruleset": {"name": ruleset.name, "version": ruleset.version},
         "dataset": {"name": dataset_name, "location": dataset.location, "format": dataset.format},
         "aliases": aliases.iter().map(|(a, d)| (a.clone(), serde_json::json!({"name": d.name, "location": d.location, "format": d.format}))).collect::<serde_json::Map<_, _>>(),
@@ -272,6 +307,8 @@ async fn evaluate(
         Ok(Ok(report)) => {
             let decision = decide_report(&report);
             let (rules, metrics) = crate::store::report_records(&report);
+            // What was read: formats, Iceberg snapshot ids, slices.
+            inputs["read"] = serde_json::to_value(&report.sources).unwrap_or_default();
             let counts = (
                 report.passed as i64,
                 report.failed as i64,

@@ -364,13 +364,13 @@ pub async fn put_dataset(
         serde_json::from_value(serde_json::Value::String(body.format.to_ascii_lowercase()))
             .map_err(|_| {
                 Problem::bad_request(format!(
-                    "format must be parquet, csv or json; got `{}`",
+                    "format must be parquet, csv, json or iceberg; got `{}`",
                     body.format
                 ))
             })?;
     if body.location.trim().is_empty() {
         return Err(Problem::bad_request(
-            "location must name a file, folder or glob",
+            "location must name a file, folder, glob, s3:// URL or Iceberg reference",
         ));
     }
     let options = if body.options.is_null() {
@@ -380,6 +380,15 @@ pub async fn put_dataset(
     };
     if !options.is_object() {
         return Err(Problem::bad_request("options must be a JSON object"));
+    }
+    serde_json::from_value::<crate::source::SourceOptions>(options.clone()).map_err(|e| {
+        Problem::bad_request(format!(
+            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date)"
+        ))
+    })?;
+    if format == Format::Iceberg {
+        crate::source::iceberg::Reference::parse(&body.location)
+            .map_err(|e| Problem::bad_request(format!("location: {e}")))?;
     }
     let format_text = serde_json::to_value(format)
         .ok()

@@ -65,7 +65,13 @@ pub async fn suggest(
         )
         .await?;
     let row_counts: Vec<f64> = history.points(&key).iter().map(|p| p.value).collect();
-    let spec = super::gate::spec(crate::plan::PRIMARY, &dataset);
+    let spec = super::gate::spec(crate::plan::PRIMARY, &dataset, None).map_err(|m| {
+        Problem::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "dataset_unreadable",
+            m,
+        )
+    })?;
     let suggestion = crate::suggest::suggest(&spec, &row_counts, chrono::Utc::now())
         .await
         .map_err(|e| {

@@ -47,7 +47,7 @@ fn spec(alias: &str, path: &Path) -> DatasetSpec {
     DatasetSpec {
         alias: alias.to_string(),
         location: path.display().to_string(),
-        format: None,
+        ..Default::default()
     }
 }
 

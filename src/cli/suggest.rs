@@ -13,8 +13,8 @@ use super::check::{CANNOT_RUN, datasets};
 /// Options of `dqgate suggest`.
 #[derive(Debug, clap::Args)]
 pub struct SuggestArgs {
-    /// The dataset to profile: a file, folder or glob of Parquet, CSV or
-    /// NDJSON.
+    /// The dataset to profile: as `check --data` takes it (files, s3://,
+    /// Iceberg references).
     #[arg(long)]
     pub data: String,
     /// Write the ruleset here instead of standard output.
@@ -30,6 +30,9 @@ pub struct SuggestArgs {
     /// The dataset name history is kept under (default: the path).
     #[arg(long, requires = "store")]
     pub dataset_name: Option<String>,
+    /// Where and what to read.
+    #[command(flatten)]
+    pub source: super::check::SourceArgs,
     /// The clock freshness rules are measured against (RFC 3339).
     #[arg(long, env = "DQGATE_NOW")]
     pub now: Option<chrono::DateTime<chrono::Utc>>,

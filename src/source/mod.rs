@@ -1,9 +1,18 @@
 //! Datasets: where data lives and how it is registered as a DataFusion table.
-//! Local Parquet, CSV and newline-delimited JSON files, folders and globs,
-//! with hive-style `key=value` partition folders.
+//! Parquet, CSV and newline-delimited JSON files, folders and globs, local
+//! or in S3 (`s3://bucket/prefix`), with hive-style `key=value` partition
+//! folders; and Apache Iceberg tables (see [`iceberg`]).
+
+pub mod iceberg;
+pub mod objects;
+pub mod s3;
+mod slice;
 
 use std::path::Path;
 use std::sync::Arc;
+
+use futures::StreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::datasource::file_format::FileFormat;
@@ -25,6 +34,8 @@ pub enum Format {
     Csv,
     /// Newline-delimited JSON objects.
     Json,
+    /// An Apache Iceberg table (catalog reference or metadata file).
+    Iceberg,
 }
 
 impl Format {
@@ -49,20 +60,73 @@ impl Format {
         match self {
             Format::Parquet => Arc::new(ParquetFormat::default()),
             Format::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
-            Format::Json => Arc::new(JsonFormat::default()),
+            // Iceberg tables are never read through a listing table.
+            Format::Json | Format::Iceberg => Arc::new(JsonFormat::default()),
         }
     }
 }
 
+/// Per-dataset reading options (the registry's `options` object; on the
+/// command line, flags). Credentials are never options: they come from the
+/// AWS chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceOptions {
+    /// S3-compatible endpoint, e.g. `http://127.0.0.1:9000`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// AWS region of the bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Path-style S3 requests (default: on with a custom endpoint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
+    /// Iceberg: read this snapshot instead of the current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
+    /// Iceberg: read the snapshot current at this instant (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
+    /// Iceberg: read only the rows appended after this snapshot (an
+    /// incremental slice up to the snapshot read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_snapshot_id: Option<i64>,
+    /// Files: the column a date slice (`start_date`, `end_date`) filters,
+    /// typically the ingestion-date partition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice_column: Option<String>,
+    /// Files: first day of the slice (inclusive, `YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// Files: end of the slice (exclusive, `YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+}
+
+/// What registering a dataset found out.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Registered {
+    /// The format read.
+    pub format: Option<Format>,
+    /// The Iceberg snapshot read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
+    /// The slice applied, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice: Option<String>,
+}
+
 /// A dataset as the user names it: an alias and a location.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DatasetSpec {
     /// The name rules use (`primary` for the dataset under evaluation).
     pub alias: String,
-    /// A file, folder or glob.
+    /// A file, folder or glob (local or `s3://`), or an Iceberg reference.
     pub location: String,
-    /// The format, or `None` to infer it from file names.
+    /// The format, or `None` to infer it from the location.
     pub format: Option<Format>,
+    /// Reading options.
+    pub options: SourceOptions,
 }
 
 impl DatasetSpec {
@@ -78,13 +142,13 @@ impl DatasetSpec {
                 DatasetSpec {
                     alias: alias.to_string(),
                     location: location.to_string(),
-                    format: None,
+                    ..DatasetSpec::default()
                 }
             }
             _ => DatasetSpec {
                 alias: default_alias.to_string(),
                 location: arg.to_string(),
-                format: None,
+                ..DatasetSpec::default()
             },
         }
     }
@@ -121,16 +185,71 @@ pub enum SourceError {
         /// The underlying error.
         source: datafusion::error::DataFusionError,
     },
+    /// The object store refused or could not be reached.
+    #[error("dataset `{alias}`: cannot read {location}: {message}")]
+    Store {
+        /// The dataset alias.
+        alias: String,
+        /// The location given.
+        location: String,
+        /// What the store said, in short.
+        message: String,
+    },
+    /// The dataset's settings are unusable.
+    #[error("{0}")]
+    Config(String),
+    /// An Iceberg table could not be loaded.
+    #[error("dataset `{alias}`: Iceberg table {location}: {message}")]
+    Iceberg {
+        /// The dataset alias.
+        alias: String,
+        /// The reference given.
+        location: String,
+        /// Why.
+        message: String,
+    },
 }
 
-/// Registers `spec` in `ctx` under its alias, inferring format, schema and
-/// hive partition columns.
-pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Format, SourceError> {
-    let read_err = |source| SourceError::Read {
-        alias: spec.alias.clone(),
-        location: spec.location.clone(),
-        source,
+/// A short, readable form of an object store error: the status and the
+/// store's own message, without request dumps.
+pub fn store_message(e: &object_store::Error) -> String {
+    let text = match e {
+        object_store::Error::NotFound { .. } => return "no such object or bucket".to_string(),
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            format!("access denied ({e})")
+        }
+        other => other.to_string(),
     };
+    let mut short: String = text.chars().take(600).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Registers `spec` in `ctx` under its alias: Iceberg tables through
+/// their catalog or metadata file, files as a listing table (format,
+/// schema and hive partition columns inferred), then the slice, if any.
+pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Registered, SourceError> {
+    let is_iceberg = spec.format == Some(Format::Iceberg) || spec.location.starts_with("iceberg:");
+    let mut registered = if is_iceberg {
+        iceberg::register(ctx, spec).await?
+    } else if spec.location.starts_with("s3://") {
+        register_s3(ctx, spec).await?
+    } else {
+        register_local(ctx, spec).await?
+    };
+    if spec.options.start_date.is_some() || spec.options.end_date.is_some() {
+        registered.slice = Some(slice::apply(ctx, spec).await?);
+    }
+    Ok(registered)
+}
+
+async fn register_local(
+    ctx: &SessionContext,
+    spec: &DatasetSpec,
+) -> Result<Registered, SourceError> {
     let is_glob = spec.location.contains(['*', '?', '[']);
     let path = Path::new(&spec.location);
     if !is_glob && !path.exists() {
@@ -141,24 +260,106 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Format
     }
     let format = match spec.format {
         Some(f) => f,
-        None => infer_format(path, &spec.location).ok_or_else(|| SourceError::UnknownFormat {
-            alias: spec.alias.clone(),
-            location: spec.location.clone(),
-        })?,
+        None => infer_format(path, &spec.location).ok_or_else(|| unknown_format(spec))?,
     };
     let mut location = spec.location.clone();
     if path.is_dir() && !location.ends_with('/') {
         location.push('/');
     }
-    let url = ListingTableUrl::parse(&location).map_err(read_err)?;
+    register_listing(ctx, spec, &location, format, path.is_dir()).await
+}
+
+fn unknown_format(spec: &DatasetSpec) -> SourceError {
+    SourceError::UnknownFormat {
+        alias: spec.alias.clone(),
+        location: spec.location.clone(),
+    }
+}
+
+/// `s3://bucket/key`: one object, a prefix (a "folder") or a glob.
+async fn register_s3(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Registered, SourceError> {
+    let store_err = |message: String| SourceError::Store {
+        alias: spec.alias.clone(),
+        location: spec.location.clone(),
+        message,
+    };
+    let (bucket, key) = objects::split_s3(&spec.location).ok_or_else(|| {
+        SourceError::Config(format!(
+            "dataset `{}`: `{}` is not an S3 URL such as s3://bucket/prefix",
+            spec.alias, spec.location
+        ))
+    })?;
+    let store = objects::s3_store(ctx, &bucket, &spec.options).await?;
+    let is_glob = key.contains(['*', '?', '[']);
+    let mut is_object = false;
+    // A key with a data file extension names an object; anything else is a
+    // prefix (a "folder"), listed below.
+    let looks_like_file = Format::from_extension(&key).is_some() || spec.format.is_some();
+    if !is_glob && looks_like_file && !key.is_empty() && !key.ends_with('/') {
+        match store
+            .head(&object_store::path::Path::from(key.as_str()))
+            .await
+        {
+            Ok(_) => is_object = true,
+            Err(object_store::Error::NotFound { .. }) if spec.format.is_some() => {}
+            Err(e) => return Err(store_err(store_message(&e))),
+        }
+    }
+    let format = if is_object || is_glob {
+        spec.format
+            .or_else(|| Format::from_extension(&key))
+            .ok_or_else(|| unknown_format(spec))?
+    } else {
+        // A prefix: it must hold at least one data object.
+        let prefix = object_store::path::Path::from(key.trim_end_matches('/'));
+        let mut listing = store.list(Some(&prefix));
+        let mut found = None;
+        while let Some(item) = listing.next().await {
+            let meta = item.map_err(|e| store_err(store_message(&e)))?;
+            let name = meta.location.filename().unwrap_or_default().to_string();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            if let Some(f) = spec.format.or_else(|| Format::from_extension(&name)) {
+                found = Some(f);
+                break;
+            }
+        }
+        found.ok_or_else(|| SourceError::NotFound {
+            alias: spec.alias.clone(),
+            location: format!("{} (no data objects under the prefix)", spec.location),
+        })?
+    };
+    let mut location = spec.location.clone();
+    let is_prefix = !is_object && !is_glob;
+    if is_prefix && !location.ends_with('/') {
+        location.push('/');
+    }
+    register_listing(ctx, spec, &location, format, is_prefix).await
+}
+
+/// Registers a listing table over `location` (a URL or path DataFusion can list).
+async fn register_listing(
+    ctx: &SessionContext,
+    spec: &DatasetSpec,
+    location: &str,
+    format: Format,
+    is_dir: bool,
+) -> Result<Registered, SourceError> {
+    let read_err = |source| SourceError::Read {
+        alias: spec.alias.clone(),
+        location: spec.location.clone(),
+        source,
+    };
+    let url = ListingTableUrl::parse(location).map_err(read_err)?;
     let state = ctx.state();
     let extension = match format {
         Format::Parquet => ".parquet",
         Format::Csv => ".csv",
-        Format::Json => "",
+        Format::Json | Format::Iceberg => "",
     };
     let mut options = ListingOptions::new(format.file_format()).with_file_extension(extension);
-    if path.is_dir() {
+    if is_dir {
         let partitions = options
             .infer_partitions(&state, &url)
             .await
@@ -187,7 +388,10 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Format
     let table = ListingTable::try_new(config).map_err(read_err)?;
     ctx.register_table(spec.alias.as_str(), Arc::new(table))
         .map_err(read_err)?;
-    Ok(format)
+    Ok(Registered {
+        format: Some(format),
+        ..Registered::default()
+    })
 }
 
 /// The format of a file by its name, or of a folder by the first data file in it.

@@ -15,7 +15,7 @@ fn spec(alias: &str, path: &Path) -> DatasetSpec {
     DatasetSpec {
         alias: alias.into(),
         location: path.display().to_string(),
-        format: None,
+        ..Default::default()
     }
 }
 

@@ -19,7 +19,7 @@ fn primary(location: &Path) -> DatasetSpec {
     DatasetSpec {
         alias: "primary".into(),
         location: location.display().to_string(),
-        format: None,
+        ..Default::default()
     }
 }
 

@@ -10,6 +10,7 @@ mod dqdl_props;
 mod fixtures;
 mod history;
 mod rulesets;
+mod s3;
 mod semantics;
 mod service;
 mod service_inprocess;

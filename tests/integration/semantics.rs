@@ -954,12 +954,12 @@ async fn every_rule_type_matches_hand_computed_metrics() {
             DatasetSpec {
                 alias: "primary".into(),
                 location: people,
-                format: None,
+                ..Default::default()
             },
             DatasetSpec {
                 alias: "reference".into(),
                 location: reference,
-                format: None,
+                ..Default::default()
             },
         ],
         now: Some(fixtures::now()),

@@ -13,7 +13,7 @@ async fn outcomes(location: String, rules: &str) -> Vec<(Outcome, String)> {
         datasets: vec![DatasetSpec {
             alias: "primary".into(),
             location,
-            format: None,
+            ..Default::default()
         }],
         now: Some(fixtures::now()),
         memory_limit: None,
@@ -103,7 +103,7 @@ async fn globs_across_folders() {
         datasets: vec![DatasetSpec {
             alias: "primary".into(),
             location: glob("*/*.csv"),
-            format: None,
+            ..Default::default()
         }],
         now: None,
         memory_limit: None,

@@ -1,0 +1,166 @@
+//! Object stores behind locations: the bucket of an `s3://` URL registered
+//! on the session, and file listings (with size and modification time) of
+//! local or S3 locations for the File* rules.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use super::{SourceError, SourceOptions, s3, store_message};
+
+/// `s3://bucket/key` → (bucket, key); `None` for other locations.
+pub fn split_s3(location: &str) -> Option<(String, String)> {
+    let rest = location.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_string(), key.to_string()))
+}
+
+/// The object store of `bucket`, registered on the session for `s3://bucket`
+/// URLs (once per session).
+pub async fn s3_store(
+    ctx: &SessionContext,
+    bucket: &str,
+    options: &SourceOptions,
+) -> Result<Arc<dyn ObjectStore>, SourceError> {
+    let bad =
+        |e: &dyn std::fmt::Display| SourceError::Config(format!("bad bucket name `{bucket}`: {e}"));
+    let store_url =
+        datafusion::execution::object_store::ObjectStoreUrl::parse(format!("s3://{bucket}"))
+            .map_err(|e| bad(&e))?;
+    if let Ok(existing) = ctx.runtime_env().object_store(&store_url) {
+        return Ok(existing);
+    }
+    let access = s3::access(options).await?;
+    let store = s3::store(bucket, &access)?;
+    let url = url::Url::parse(&format!("s3://{bucket}")).map_err(|e| bad(&e))?;
+    ctx.register_object_store(&url, store.clone());
+    Ok(store)
+}
+
+/// A listed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileEntry {
+    /// Its full location (`s3://b/k` or a local path).
+    pub location: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification.
+    pub modified: DateTime<Utc>,
+}
+
+/// A store and the key of a location inside it.
+pub struct Located {
+    /// The store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The key (a file or a prefix).
+    pub key: ObjectPath,
+    /// How keys print back as locations.
+    prefix: String,
+}
+
+impl Located {
+    /// The location of `key` as a user writes it.
+    pub fn display(&self, key: &ObjectPath) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+/// Finds the store and key of a local path or `s3://` URL.
+pub async fn locate(
+    ctx: &SessionContext,
+    location: &str,
+    options: &SourceOptions,
+) -> Result<Located, SourceError> {
+    if let Some((bucket, key)) = split_s3(location) {
+        let store = s3_store(ctx, &bucket, options).await?;
+        return Ok(Located {
+            store,
+            key: ObjectPath::from(key.trim_end_matches('/')),
+            prefix: format!("s3://{bucket}/"),
+        });
+    }
+    let absolute = std::path::absolute(location)
+        .map_err(|e| SourceError::Config(format!("bad path `{location}`: {e}")))?;
+    let key = ObjectPath::from_absolute_path(&absolute)
+        .map_err(|e| SourceError::Config(format!("bad path `{location}`: {e}")))?;
+    Ok(Located {
+        store: Arc::new(LocalFileSystem::new()),
+        key,
+        prefix: "/".to_string(),
+    })
+}
+
+/// The files at `location`: the object itself, or every object under it
+/// (hidden `.`/`_` names skipped), sorted by location.
+pub async fn list_files(
+    ctx: &SessionContext,
+    location: &str,
+    options: &SourceOptions,
+) -> Result<Vec<FileEntry>, SourceError> {
+    let err = |message: String| SourceError::Store {
+        alias: "file rule".to_string(),
+        location: location.to_string(),
+        message,
+    };
+    let at = locate(ctx, location, options).await?;
+    if !location.ends_with('/') {
+        match at.store.head(&at.key).await {
+            Ok(meta) => {
+                return Ok(vec![FileEntry {
+                    location: at.display(&meta.location),
+                    size: meta.size,
+                    modified: meta.last_modified,
+                }]);
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            // A local folder is not an object: list it below.
+            Err(_) if !location.starts_with("s3://") && std::path::Path::new(location).is_dir() => {
+            }
+            Err(e) => return Err(err(store_message(&e))),
+        }
+    }
+    let mut files = Vec::new();
+    let mut listing = at.store.list(Some(&at.key));
+    while let Some(item) = listing.next().await {
+        let meta = item.map_err(|e| err(store_message(&e)))?;
+        let hidden = meta
+            .location
+            .parts()
+            .any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'));
+        if hidden {
+            continue;
+        }
+        files.push(FileEntry {
+            location: at.display(&meta.location),
+            size: meta.size,
+            modified: meta.last_modified,
+        });
+    }
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(files)
+}
+
+/// Reads a whole file (for checksums).
+pub async fn read(
+    ctx: &SessionContext,
+    location: &str,
+    options: &SourceOptions,
+) -> Result<bytes::Bytes, SourceError> {
+    let at = locate(ctx, location, options).await?;
+    let get = async {
+        object_store::ObjectStoreExt::get(at.store.as_ref(), &at.key)
+            .await?
+            .bytes()
+            .await
+    };
+    get.await.map_err(|e| SourceError::Store {
+        alias: "file rule".to_string(),
+        location: location.to_string(),
+        message: store_message(&e),
+    })
+}
