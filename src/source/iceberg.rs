@@ -254,7 +254,7 @@ pub async fn load_table(spec: &DatasetSpec) -> Result<Table, SourceError> {
 /// table folder (highest version number, then name).
 async fn newest_metadata(path: &str, spec: &DatasetSpec) -> Result<String, SourceError> {
     if path.ends_with(".metadata.json") {
-        return Ok(path.to_string());
+        return Ok(as_url(path));
     }
     let ctx = SessionContext::new();
     let local = path.strip_prefix("file://").unwrap_or(path);
@@ -274,10 +274,21 @@ async fn newest_metadata(path: &str, spec: &DatasetSpec) -> Result<String, Sourc
         .map(|f| f.location)
         .filter(|l| l.ends_with(".metadata.json"))
         .max_by(|a, b| version(a).cmp(&version(b)).then(a.cmp(b)))
+        .map(|l| as_url(&l))
         .ok_or_else(|| SourceError::NotFound {
             alias: spec.alias.clone(),
             location: format!("{folder} (no *.metadata.json)"),
         })
+}
+
+/// A location as Iceberg's FileIO wants it: URLs stay, local paths become
+/// absolute `file://` URLs.
+fn as_url(location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let absolute = std::path::absolute(location).unwrap_or_else(|_| location.into());
+    format!("file://{}", absolute.display())
 }
 
 /// The snapshot to read: `snapshot_id`, the one current at `as_of`, or the

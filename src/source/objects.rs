@@ -128,9 +128,12 @@ pub async fn list_files(
     let mut listing = at.store.list(Some(&at.key));
     while let Some(item) = listing.next().await {
         let meta = item.map_err(|e| err(store_message(&e)))?;
+        // Hidden names below the listed prefix (`_SUCCESS`, `.part`).
+        let depth = at.key.parts().count();
         let hidden = meta
             .location
             .parts()
+            .skip(depth)
             .any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'));
         if hidden {
             continue;

@@ -9,6 +9,7 @@ mod dqdl_golden;
 mod dqdl_props;
 mod fixtures;
 mod history;
+mod iceberg;
 mod rulesets;
 mod s3;
 mod semantics;

@@ -1,0 +1,369 @@
+//! Iceberg tables written by pyiceberg (an independent writer; the script is
+//! tests/fixtures/iceberg/make_tables.py, run with DQGATE_TEST_PYTHON, which
+//! .ci/run points at a virtualenv it creates). Every check on an Iceberg
+//! table must give exactly the report of the same rows read as Parquet.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use dqgate::check::{CheckError, CheckRequest, run};
+use dqgate::plan::Outcome;
+use dqgate::report::Report;
+use dqgate::source::{DatasetSpec, SourceOptions};
+use serde_json::Value;
+
+use super::s3::{ACCESS_KEY, S3Server, SECRET_KEY};
+
+fn python() -> Option<String> {
+    let p = std::env::var("DQGATE_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if p.is_none() {
+        eprintln!(
+            "\n*** SKIPPING the Iceberg tests: DQGATE_TEST_PYTHON is not set \
+             (.ci/run creates a virtualenv with pyiceberg and sets it) ***\n"
+        );
+    }
+    p
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iceberg/make_tables.py")
+}
+
+/// The fixture tables, written once per test run.
+fn fixtures() -> Option<&'static (PathBuf, Value)> {
+    static FIXTURES: OnceLock<Option<(PathBuf, Value)>> = OnceLock::new();
+    FIXTURES
+        .get_or_init(|| {
+            let python = python()?;
+            let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("iceberg-fixtures");
+            let _ = std::fs::remove_dir_all(&root);
+            let out = Command::new(python)
+                .arg(script())
+                .arg(&root)
+                .output()
+                .expect("run the fixture script");
+            assert!(
+                out.status.success(),
+                "make_tables.py failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let expected: Value = serde_json::from_str(
+                &std::fs::read_to_string(root.join("expected.json")).expect("expected.json"),
+            )
+            .expect("json");
+            Some((root, expected))
+        })
+        .as_ref()
+}
+
+fn catalog_ref(root: &Path, table: &str) -> String {
+    format!(
+        "iceberg:sqlite:{}/catalog.db?name=dq#default.{table}",
+        root.display()
+    )
+}
+
+fn spec(location: &str, options: SourceOptions) -> DatasetSpec {
+    DatasetSpec {
+        alias: "primary".into(),
+        location: location.into(),
+        format: None,
+        options,
+    }
+}
+
+async fn check(rules: &str, dataset: DatasetSpec) -> Result<Report, CheckError> {
+    run(CheckRequest {
+        ruleset_name: "iceberg".into(),
+        ruleset_text: rules.into(),
+        datasets: vec![dataset],
+        now: Some(super::fixtures::now()),
+        memory_limit: None,
+    })
+    .await
+}
+
+fn essence(r: &Report) -> Vec<(String, Outcome, String)> {
+    r.rules
+        .iter()
+        .map(|x| (x.rule.clone(), x.outcome, x.message.clone()))
+        .collect()
+}
+
+/// Metrics agree to 1e-12 relative: floating-point sums depend on the
+/// order rows are aggregated in, which depends on the file layout.
+fn assert_close(
+    a: &std::collections::BTreeMap<String, f64>,
+    b: &std::collections::BTreeMap<String, f64>,
+    what: &str,
+) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
+    for (k, x) in a {
+        let y = b[k];
+        assert!(
+            (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0),
+            "{what}: {k} {x} vs {y}"
+        );
+    }
+}
+
+const RULES: &str = r#"Rules = [
+    RowCount > 0,
+    IsComplete "id",
+    IsUnique "id",
+    Completeness "amount" > 0.5,
+    Sum "amount" > 0,
+    Mean "amount" > 0,
+    StandardDeviation "amount" > 0,
+    ColumnValues "category" in ["a", "b", "c"],
+    DistinctValuesCount "category" = 3,
+    Entropy "category" > 0,
+    ColumnValues "id" between -1 and 1000,
+    ColumnValues "ts" > "2026-11-01",
+    CustomSql "select count(*) from primary where category = 'a' and amount > 10" >= 0
+]
+Analyzers = [ AllStatistics "amount" ]"#;
+
+/// Asserts the Iceberg dataset's report equals its Parquet twin's.
+async fn assert_same(rules: &str, iceberg: DatasetSpec, twin: &Path) -> Report {
+    let a = check(rules, iceberg.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", iceberg.location));
+    let b = check(
+        rules,
+        spec(&twin.display().to_string(), SourceOptions::default()),
+    )
+    .await
+    .expect("parquet twin");
+    assert_eq!(
+        essence(&a),
+        essence(&b),
+        "{} vs {}",
+        iceberg.location,
+        twin.display()
+    );
+    for (x, y) in a.rules.iter().zip(&b.rules) {
+        assert_close(&x.metrics, &y.metrics, &x.rule);
+    }
+    assert_close(&a.analyzers, &b.analyzers, &iceberg.location);
+    assert!(a.errors == 0, "{a:#?}");
+    a
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_tables_read_exactly_like_their_parquet_twins() {
+    let Some((root, expected)) = fixtures() else {
+        return;
+    };
+    // Through the SQL catalog pyiceberg wrote.
+    let events = assert_same(
+        RULES,
+        spec(&catalog_ref(root, "events"), SourceOptions::default()),
+        &root.join("events_all.parquet"),
+    )
+    .await;
+    assert_eq!(
+        events.sources["primary"].snapshot_id,
+        expected["events"]["second"]["id"].as_i64(),
+        "the run records the snapshot it read"
+    );
+    let evolved_rules = RULES.replace(
+        "RowCount > 0,",
+        "RowCount = 15, Completeness \"note\" = 0.2,",
+    );
+    assert_same(
+        &evolved_rules,
+        spec(&catalog_ref(root, "evolved"), SourceOptions::default()),
+        &root.join("evolved_all.parquet"),
+    )
+    .await;
+    // A metadata file directly, and a table folder (its newest metadata).
+    let parted_meta = format!(
+        "iceberg:{}",
+        expected["parted"]["metadata"].as_str().expect("metadata")
+    );
+    let parted_rules = RULES.replace(
+        "RowCount > 0,",
+        "RowCount = 90, RowCount = 30 where \"category = 'b'\", RowCount = 5 where \"category = 'a' and ts < '2026-11-24'\",",
+    );
+    let parted = assert_same(
+        &parted_rules,
+        spec(&parted_meta, SourceOptions::default()),
+        &root.join("parted_all.parquet"),
+    )
+    .await;
+    assert_eq!(parted.failed, 0, "{parted:#?}");
+    let deleted_folder = format!("iceberg:{}/warehouse/default/deleted", root.display());
+    let deleted = assert_same(
+        RULES,
+        spec(&deleted_folder, SourceOptions::default()),
+        &root.join("deleted_all.parquet"),
+    )
+    .await;
+    assert_eq!(
+        deleted.rules[0].message,
+        "Dataset.*.RowCount was 90; required > 0"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_time_travel_and_appended_slices() {
+    let Some((root, expected)) = fixtures() else {
+        return;
+    };
+    let events = catalog_ref(root, "events");
+    let first = expected["events"]["first"]["id"].as_i64().expect("id");
+    let first_ms = expected["events"]["first"]["timestamp_ms"]
+        .as_i64()
+        .expect("ms");
+    let second_ms = expected["events"]["second"]["timestamp_ms"]
+        .as_i64()
+        .expect("ms");
+    // A snapshot id.
+    let by_id = SourceOptions {
+        snapshot_id: Some(first),
+        ..SourceOptions::default()
+    };
+    let r = assert_same(
+        RULES,
+        spec(&events, by_id),
+        &root.join("events_first.parquet"),
+    )
+    .await;
+    assert_eq!(r.sources["primary"].snapshot_id, Some(first));
+    // As of an instant between the two appends.
+    let between =
+        chrono::DateTime::from_timestamp_millis((first_ms + second_ms) / 2).expect("instant");
+    let as_of = SourceOptions {
+        as_of: Some(between.to_rfc3339()),
+        ..SourceOptions::default()
+    };
+    assert_same(
+        RULES,
+        spec(&events, as_of),
+        &root.join("events_first.parquet"),
+    )
+    .await;
+    // Only the rows appended after the first snapshot.
+    let appended = SourceOptions {
+        since_snapshot_id: Some(first),
+        ..SourceOptions::default()
+    };
+    let r = assert_same(
+        RULES,
+        spec(&events, appended),
+        &root.join("events_appended.parquet"),
+    )
+    .await;
+    assert_eq!(
+        r.sources["primary"].slice.as_deref(),
+        Some(
+            format!(
+                "1 data file(s) appended by 1 snapshot(s) after {first} up to {}",
+                expected["events"]["second"]["id"]
+            )
+            .as_str()
+        )
+    );
+    // Before the delete: all 100 rows.
+    let before = SourceOptions {
+        snapshot_id: expected["deleted"]["before"]["id"].as_i64(),
+        ..SourceOptions::default()
+    };
+    assert_same(
+        RULES,
+        spec(&catalog_ref(root, "deleted"), before),
+        &root.join("deleted_before.parquet"),
+    )
+    .await;
+
+    // What cannot be read says why.
+    let across_delete = SourceOptions {
+        since_snapshot_id: expected["deleted"]["before"]["id"].as_i64(),
+        ..SourceOptions::default()
+    };
+    let e = check(RULES, spec(&catalog_ref(root, "deleted"), across_delete))
+        .await
+        .expect_err("across a delete");
+    assert!(e.to_string().contains("only appends can be sliced"), "{e}");
+    let bad_id = SourceOptions {
+        snapshot_id: Some(42),
+        ..SourceOptions::default()
+    };
+    let e = check(RULES, spec(&events, bad_id))
+        .await
+        .expect_err("no such snapshot");
+    assert!(
+        e.to_string()
+            .contains(&format!("no snapshot 42; the table has {first}")),
+        "{e}"
+    );
+    let too_early = SourceOptions {
+        as_of: Some("2001-01-01T00:00:00Z".into()),
+        ..SourceOptions::default()
+    };
+    let e = check(RULES, spec(&events, too_early))
+        .await
+        .expect_err("before the table");
+    assert!(e.to_string().contains("had no snapshot at"), "{e}");
+    let e = check(
+        RULES,
+        spec(&catalog_ref(root, "nope"), SourceOptions::default()),
+    )
+    .await
+    .expect_err("no table");
+    assert!(
+        e.to_string().contains("cannot load table default.nope"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_tables_in_s3_read_like_local_ones() {
+    let Some(python) = python() else { return };
+    let Some((root, _)) = fixtures() else { return };
+    let server = S3Server::start().await;
+    server.bucket("lakehouse");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = server.endpoint.clone();
+    let out_path = out_dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script())
+            .arg(&out_path)
+            .args(["--s3", &endpoint, "lakehouse"])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run the fixture script");
+    assert!(
+        out.status.success(),
+        "make_tables.py --s3 failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = format!(
+        "iceberg:sqlite:{}/catalog_s3.db?name=dq&warehouse=s3://lakehouse/warehouse#default.events",
+        out_dir.path().display()
+    );
+    let r = assert_same(
+        RULES,
+        spec(&reference, server.options()),
+        &root.join("events_all.parquet"),
+    )
+    .await;
+    assert_eq!(
+        r.rules[0].message,
+        "Dataset.*.RowCount was 150; required > 0"
+    );
+}
