@@ -133,12 +133,31 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
         }
     }
     let now = request.now.unwrap_or(started_at);
+    // File* rules: list (and hash) their files before planning.
+    let primary = request.datasets.iter().find(|d| d.alias == PRIMARY);
+    let primary_files = primary
+        .filter(|d| {
+            d.format != Some(source::Format::Iceberg) && !d.location.starts_with("iceberg:")
+        })
+        .filter(|d| !d.location.contains(['*', '?', '[']))
+        .map(|d| d.location.as_str());
+    let requests = plan::files::file_requests(&ruleset, primary_files);
+    let facts = if requests.is_empty() {
+        source::files::FileFacts::default()
+    } else {
+        let options = primary.map(|d| d.options.clone()).unwrap_or_default();
+        source::files::gather(&ctx, &requests, &options).await
+    };
     let plan = plan::plan_ruleset(
         &ruleset,
         &PlanContext {
             schemas: &schemas,
             unavailable: &unavailable,
             now,
+            files: plan::files::FileScope {
+                facts: &facts,
+                primary: primary_files,
+            },
         },
     );
     Ok(Prepared {

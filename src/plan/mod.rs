@@ -8,6 +8,7 @@
 //!   Entropy, ...); one GROUP BY per (dataset, filter, columns).
 //! - [`Query::Sql`]: a whole query (CustomSql, ReferentialIntegrity, ...).
 
+pub mod files;
 mod rules;
 pub mod sql;
 
@@ -203,6 +204,8 @@ pub struct PlanContext<'a> {
     pub unavailable: &'a HashMap<String, String>,
     /// The evaluation clock.
     pub now: DateTime<Utc>,
+    /// Files for the File* rules.
+    pub files: files::FileScope<'a>,
 }
 
 /// The alias of the dataset under evaluation.

@@ -64,7 +64,7 @@ fn decided(outcome: Outcome, message: impl Into<String>) -> Settled {
     })
 }
 
-fn error(message: impl Into<String>) -> Settled {
+pub(super) fn error(message: impl Into<String>) -> Settled {
     decided(Outcome::Error, message)
 }
 
@@ -355,9 +355,9 @@ impl<'a> Planner<'a> {
                 Ok(numeric(&name, v, condition()?))
             }
             DetectAnomalies => self.detect_anomalies(r, &params),
-            FileFreshness | FileMatch | FileSize | FileUniqueness => Err(error(format!(
-                "{t} is not supported yet: file rules need object listings (planned with S3 sources)"
-            ))),
+            FileFreshness | FileMatch | FileSize | FileUniqueness => Ok(
+                super::files::plan_file_rule(r, &params, &self.ctx.files, self.ctx.now),
+            ),
             AllStatistics => Err(error("AllStatistics is an analyzer")),
         }
     }

@@ -3,6 +3,7 @@
 //! or in S3 (`s3://bucket/prefix`), with hive-style `key=value` partition
 //! folders; and Apache Iceberg tables (see [`iceberg`]).
 
+pub mod files;
 pub mod iceberg;
 pub mod objects;
 pub mod s3;

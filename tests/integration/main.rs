@@ -7,6 +7,7 @@ mod cli_dqdl;
 mod demo;
 mod dqdl_golden;
 mod dqdl_props;
+mod file_rules;
 mod fixtures;
 mod history;
 mod iceberg;

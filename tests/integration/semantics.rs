@@ -930,10 +930,22 @@ fn cases() -> Vec<Case> {
                 ("Column.age.ColumnValues.Compliance#2", 0.5),
             ],
         ),
-        // ---- not evaluable yet
+        // ---- history needs a store (tests/integration/history.rs)
         c("DetectAnomalies \"RowCount\"", E, &[]),
-        c("FileSize < 5 MB", E, &[]),
-        c("FileFreshness > (now() - 1 days)", E, &[]),
+        // ---- the primary dataset's one file (tests/integration/file_rules.rs)
+        c(
+            "FileSize < 5 MB with uriRegex = \"nomatch\"",
+            F,
+            &[("Dataset.*.FileCount", 0.0)],
+        ),
+        c(
+            "FileFreshness > (now() - 1 days)",
+            P,
+            &[
+                ("Dataset.*.FileFreshness.Compliance", 1.0),
+                ("Dataset.*.FileCount", 1.0),
+            ],
+        ),
     ]
 }
 
