@@ -198,6 +198,11 @@ impl Prepared {
             .flat_map(|(top, t)| t.expr.leaves().into_iter().map(move |l| (top, l)))
     }
 
+    /// What was registered per alias: format, snapshot, slice.
+    pub fn sources(&self) -> &BTreeMap<String, source::Registered> {
+        &self.sources
+    }
+
     /// The evaluation clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.request.now.unwrap_or(self.started_at)

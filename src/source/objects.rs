@@ -108,7 +108,15 @@ pub async fn list_files(
         message,
     };
     let at = locate(ctx, location, options).await?;
-    if !location.ends_with('/') {
+    // Only names that look like files are probed as single objects; a
+    // prefix HEAD costs a round trip (and retries on some servers).
+    let last = location.rsplit('/').next().unwrap_or_default();
+    let maybe_file = if location.starts_with("s3://") {
+        last.contains('.')
+    } else {
+        std::path::Path::new(location).is_file()
+    };
+    if maybe_file {
         match at.store.head(&at.key).await {
             Ok(meta) => {
                 return Ok(vec![FileEntry {
@@ -117,11 +125,14 @@ pub async fn list_files(
                     modified: meta.last_modified,
                 }]);
             }
-            Err(object_store::Error::NotFound { .. }) => {}
-            // A local folder is not an object: list it below.
-            Err(_) if !location.starts_with("s3://") && std::path::Path::new(location).is_dir() => {
-            }
-            Err(e) => return Err(err(store_message(&e))),
+            Err(
+                e @ (object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }),
+            ) => return Err(err(store_message(&e))),
+            // Not an object (a prefix or a local folder; some S3-compatible
+            // servers answer a prefix HEAD with an error): list it below,
+            // which reports what is really wrong.
+            Err(_) => {}
         }
     }
     let mut files = Vec::new();

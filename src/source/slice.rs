@@ -95,5 +95,48 @@ pub async fn apply(ctx: &SessionContext, spec: &DatasetSpec) -> Result<String, S
         .into_view();
     ctx.register_table(spec.alias.as_str(), view)
         .map_err(|e| bad(crate::engine::clean(&e)))?;
-    Ok(words.join(" and "))
+    let pruning = partition_pruning(ctx, spec, column, start, end).await;
+    Ok(format!("{}{pruning}", words.join(" and ")))
+}
+
+/// How many hive partitions and files the slice keeps, when the column is a
+/// `column=value` folder level; otherwise a note that Parquet statistics do
+/// the pruning.
+async fn partition_pruning(
+    ctx: &SessionContext,
+    spec: &DatasetSpec,
+    column: &str,
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+) -> String {
+    let Ok(files) = super::objects::list_files(ctx, &spec.location, &spec.options).await else {
+        return String::new();
+    };
+    let marker = format!("{column}=");
+    let mut partitions = std::collections::BTreeMap::new();
+    let (mut kept_files, mut all_files) = (0usize, 0usize);
+    for f in &files {
+        let Some(value) = f
+            .location
+            .split('/')
+            .find_map(|part| part.strip_prefix(marker.as_str()))
+        else {
+            continue;
+        };
+        all_files += 1;
+        let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+        let kept = day.is_some_and(|d| start.is_none_or(|s| d >= s) && end.is_none_or(|e| d < e));
+        partitions.insert(value.to_string(), kept);
+        if kept {
+            kept_files += 1;
+        }
+    }
+    if all_files == 0 {
+        return " (not a partition folder: Parquet statistics prune row groups)".to_string();
+    }
+    let kept_partitions = partitions.values().filter(|k| **k).count();
+    format!(
+        ": {kept_partitions} of {} partition(s), {kept_files} of {all_files} file(s)",
+        partitions.len()
+    )
 }

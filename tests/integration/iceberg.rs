@@ -367,3 +367,78 @@ async fn iceberg_tables_in_s3_read_like_local_ones() {
         "Dataset.*.RowCount was 150; required > 0"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_reads_iceberg_snapshots_and_records_them() {
+    use super::service::{ADMIN, backends, start};
+    let Some((root, expected)) = fixtures() else {
+        return;
+    };
+    for backend in backends() {
+        let s = start(backend).await;
+        let body =
+            serde_json::json!({"format": "iceberg", "location": catalog_ref(root, "events")});
+        let r = s.put_json("/v1/datasets/events", ADMIN, &body).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let bad = serde_json::json!({"format": "iceberg", "location": catalog_ref(root, "events"), "options": {"bogus": 1}});
+        assert_eq!(
+            s.put_json("/v1/datasets/other", ADMIN, &bad).await.status,
+            400
+        );
+        let bad_ref = serde_json::json!({"format": "iceberg", "location": "iceberg:ftp://x#a.b"});
+        assert_eq!(
+            s.put_json("/v1/datasets/other", ADMIN, &bad_ref)
+                .await
+                .status,
+            400
+        );
+        s.put_text(
+            "/v1/rulesets/events-checks",
+            ADMIN,
+            "Rules = [ RowCount > 0 ]",
+        )
+        .await;
+        let gate = |run_id: &str, parameters: Value| {
+            serde_json::json!({"dataset": "events", "ruleset": "events-checks", "stage": "transform",
+                               "run_id": run_id, "parameters": parameters})
+        };
+        let whole = s
+            .post_json("/v1/gate", ADMIN, &gate("e1", serde_json::json!({})))
+            .await
+            .json();
+        assert_eq!(whole["decision"], "pass", "{whole}");
+        assert_eq!(
+            whole["rules"][0]["message"],
+            "Dataset.*.RowCount was 150; required > 0"
+        );
+        assert_eq!(
+            whole["inputs"]["read"]["primary"]["snapshot_id"],
+            expected["events"]["second"]["id"]
+        );
+        let first = expected["events"]["first"]["id"].clone();
+        let daily = s
+            .post_json(
+                "/v1/gate",
+                ADMIN,
+                &gate("e2", serde_json::json!({"since_snapshot_id": first})),
+            )
+            .await
+            .json();
+        assert_eq!(
+            daily["rules"][0]["message"], "Dataset.*.RowCount was 50; required > 0",
+            "{daily}"
+        );
+        assert!(
+            daily["inputs"]["read"]["primary"]["slice"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("1 data file(s) appended")),
+            "{daily}"
+        );
+        // Stored with the run.
+        let stored = s
+            .get(daily["run"].as_str().expect("run"), ADMIN)
+            .await
+            .json();
+        assert_eq!(stored["inputs"]["read"], daily["inputs"]["read"]);
+    }
+}

@@ -298,7 +298,9 @@ async fn s3_hive_partitions_csv_and_json_match_local_reads() {
     assert_eq!(day.passed, 1, "{day:#?}");
     assert_eq!(
         day.sources["primary"].slice.as_deref(),
-        Some("ingestion_date >= 2026-11-25 and ingestion_date < 2026-11-26")
+        Some(
+            "ingestion_date >= 2026-11-25 and ingestion_date < 2026-11-26: 1 of 2 partition(s), 1 of 2 file(s)"
+        )
     );
 }
 

@@ -882,3 +882,72 @@ async fn history_aware_gates_mark_expected_values_and_suggest_rules() {
         assert_eq!(unknown.status, 404);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_parameters_slice_a_partitioned_dataset() {
+    for backend in backends() {
+        let s = start(backend).await;
+        for (day, rows) in [("2026-11-24", 3), ("2026-11-25", 4)] {
+            let dir = s.dir.path().join(format!("orders/ingestion_date={day}"));
+            std::fs::create_dir_all(&dir).expect("dir");
+            let text: String = std::iter::once("id\n".to_string())
+                .chain((0..rows).map(|i| format!("{i}\n")))
+                .collect();
+            std::fs::write(dir.join("part-0.csv"), text).expect("csv");
+        }
+        let body = json!({"format": "csv", "location": s.data("orders"), "options": {"slice_column": "ingestion_date"}});
+        assert_eq!(
+            s.put_json("/v1/datasets/orders", ADMIN, &body).await.status,
+            201
+        );
+        s.put_text(
+            "/v1/rulesets/orders-checks",
+            ADMIN,
+            "Rules = [ RowCount > 0 ]",
+        )
+        .await;
+        let gate = |run_id: &str, parameters: Value| json!({"dataset": "orders", "ruleset": "orders-checks", "stage": "landing", "run_id": run_id, "parameters": parameters});
+        let all = s
+            .post_json("/v1/gate", ADMIN, &gate("all", json!({})))
+            .await
+            .json();
+        assert_eq!(
+            all["rules"][0]["message"], "Dataset.*.RowCount was 7; required > 0",
+            "{all}"
+        );
+        let day = s
+            .post_json(
+                "/v1/gate",
+                ADMIN,
+                &gate(
+                    "day",
+                    json!({"start_date": "2026-11-25", "end_date": "2026-11-26"}),
+                ),
+            )
+            .await
+            .json();
+        assert_eq!(
+            day["rules"][0]["message"], "Dataset.*.RowCount was 4; required > 0",
+            "{day}"
+        );
+        assert_eq!(
+            day["inputs"]["read"]["primary"]["slice"],
+            "ingestion_date >= 2026-11-25 and ingestion_date < 2026-11-26: 1 of 2 partition(s), 1 of 2 file(s)"
+        );
+        let bad = s
+            .post_json(
+                "/v1/gate",
+                ADMIN,
+                &gate("bad", json!({"start_date": "yesterday"})),
+            )
+            .await
+            .json();
+        assert_eq!(bad["decision"], "error", "{bad}");
+        assert!(
+            bad["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not a date")),
+            "{bad}"
+        );
+    }
+}
