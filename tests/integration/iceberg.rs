@@ -442,3 +442,93 @@ async fn the_gate_reads_iceberg_snapshots_and_records_them() {
         assert_eq!(stored["inputs"]["read"], daily["inputs"]["read"]);
     }
 }
+
+/// A minimal Iceberg REST catalog over pyiceberg's SQL catalog: the two
+/// routes a reader needs (`/v1/config` and loading a table), answering with
+/// the metadata file the SQL catalog points at.
+async fn rest_catalog(catalog_db: PathBuf) -> String {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", catalog_db.display()))
+        .await
+        .expect("catalog db");
+    async fn load(
+        State(pool): State<sqlx::SqlitePool>,
+        UrlPath((namespace, table)): UrlPath<(String, String)>,
+    ) -> Result<axum::Json<Value>, StatusCode> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = 'dq' AND table_namespace = ? AND table_name = ?",
+        )
+        .bind(&namespace)
+        .bind(&table)
+        .fetch_optional(&pool)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        let (location,) = row.ok_or(StatusCode::NOT_FOUND)?;
+        let path = location.strip_prefix("file://").unwrap_or(&location);
+        let text = std::fs::read_to_string(path).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        let metadata: Value =
+            serde_json::from_str(&text).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        Ok(axum::Json(
+            serde_json::json!({"metadata-location": location, "metadata": metadata}),
+        ))
+    }
+    let app = axum::Router::new()
+        .route(
+            "/v1/config",
+            get(|| async { axum::Json(serde_json::json!({"defaults": {}, "overrides": {}})) }),
+        )
+        .route("/v1/namespaces/{namespace}/tables/{table}", get(load))
+        .with_state(pool);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_tables_through_a_rest_catalog() {
+    let Some((root, expected)) = fixtures() else {
+        return;
+    };
+    let uri = rest_catalog(root.join("catalog.db")).await;
+    let events = format!("iceberg:{uri}#default.events");
+    let r = assert_same(
+        RULES,
+        spec(&events, SourceOptions::default()),
+        &root.join("events_all.parquet"),
+    )
+    .await;
+    assert_eq!(
+        r.sources["primary"].snapshot_id,
+        expected["events"]["second"]["id"].as_i64()
+    );
+    let first = SourceOptions {
+        snapshot_id: expected["events"]["first"]["id"].as_i64(),
+        ..SourceOptions::default()
+    };
+    assert_same(
+        RULES,
+        spec(&events, first),
+        &root.join("events_first.parquet"),
+    )
+    .await;
+    let e = check(
+        RULES,
+        spec(
+            &format!("iceberg:{uri}#default.nope"),
+            SourceOptions::default(),
+        ),
+    )
+    .await
+    .expect_err("no such table");
+    assert!(
+        e.to_string().contains("cannot load table default.nope"),
+        "{e}"
+    );
+}
