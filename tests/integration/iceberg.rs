@@ -211,6 +211,27 @@ async fn iceberg_tables_read_exactly_like_their_parquet_twins() {
         deleted.rules[0].message,
         "Dataset.*.RowCount was 90; required > 0"
     );
+    // Merge-on-read: a position-delete file and an equality-delete file.
+    let pos = assert_same(
+        RULES,
+        spec(&catalog_ref(root, "mor_pos"), SourceOptions::default()),
+        &root.join("mor_pos_all.parquet"),
+    )
+    .await;
+    assert_eq!(
+        pos.rules[0].message,
+        "Dataset.*.RowCount was 90; required > 0"
+    );
+    let eq = assert_same(
+        RULES,
+        spec(&catalog_ref(root, "mor_eq"), SourceOptions::default()),
+        &root.join("mor_eq_all.parquet"),
+    )
+    .await;
+    assert_eq!(
+        eq.rules[0].message,
+        "Dataset.*.RowCount was 97; required > 0"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
