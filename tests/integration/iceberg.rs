@@ -553,3 +553,142 @@ async fn iceberg_tables_through_a_rest_catalog() {
         "{e}"
     );
 }
+
+/// Writes a table with iceberg-rust (two fast appends) into a SQL catalog
+/// and returns its reference, plus every row as one Arrow batch.
+async fn write_with_iceberg_rust(
+    dir: &Path,
+) -> (String, datafusion::arrow::record_batch::RecordBatch) {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::file::properties::WriterProperties;
+    use iceberg::spec::{DataFileFormat, NestedField, PrimitiveType, Schema, Type};
+    use iceberg::transaction::{ApplyTransactionAction, Transaction};
+    use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+    use iceberg::writer::file_writer::ParquetWriterBuilder;
+    use iceberg::writer::file_writer::location_generator::{
+        DefaultFileNameGenerator, DefaultLocationGenerator,
+    };
+    use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+    use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+    use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation};
+    use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
+
+    let catalog = SqlCatalogBuilder::default()
+        .uri(format!("sqlite:{}/rs_catalog.db?mode=rwc", dir.display()))
+        .warehouse_location(format!("file://{}/rs_warehouse", dir.display()))
+        .sql_bind_style(SqlBindStyle::QMark)
+        .with_storage_factory(Arc::new(iceberg::io::LocalFsStorageFactory))
+        .load("rs", HashMap::new())
+        .await
+        .expect("catalog");
+    let namespace = NamespaceIdent::new("default".into());
+    catalog
+        .create_namespace(&namespace, HashMap::new())
+        .await
+        .expect("namespace");
+    let schema = Schema::builder()
+        .with_fields(vec![
+            NestedField::optional(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
+            NestedField::optional(2, "category", Type::Primitive(PrimitiveType::String)).into(),
+            NestedField::optional(3, "amount", Type::Primitive(PrimitiveType::Double)).into(),
+        ])
+        .build()
+        .expect("schema");
+    let mut table = catalog
+        .create_table(
+            &namespace,
+            TableCreation::builder()
+                .name("people".into())
+                .schema(schema)
+                .build(),
+        )
+        .await
+        .expect("create table");
+    let with_id = |name: &str, t: DataType, id: i32| {
+        Field::new(name, t, true).with_metadata(HashMap::from([(
+            "PARQUET:field_id".to_string(),
+            id.to_string(),
+        )]))
+    };
+    let arrow_schema = Arc::new(ArrowSchema::new(vec![
+        with_id("id", DataType::Int64, 1),
+        with_id("category", DataType::Utf8, 2),
+        with_id("amount", DataType::Float64, 3),
+    ]));
+    let batch = |ids: std::ops::Range<i64>| {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(ids.clone().collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                ids.clone()
+                    .map(|i| ["a", "b", "c"][(i % 3) as usize])
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                ids.map(|i| {
+                    if i % 7 == 0 {
+                        None
+                    } else {
+                        Some(i as f64 * 0.5)
+                    }
+                })
+                .collect::<Vec<_>>(),
+            )),
+        ];
+        RecordBatch::try_new(arrow_schema.clone(), columns).expect("batch")
+    };
+    let batches = [batch(0..40), batch(40..60)];
+    for (i, b) in batches.iter().enumerate() {
+        let writer_builder = ParquetWriterBuilder::new(
+            WriterProperties::builder().build(),
+            table.metadata().current_schema().clone(),
+        );
+        let rolling = RollingFileWriterBuilder::new_with_default_file_size(
+            writer_builder,
+            table.file_io().clone(),
+            DefaultLocationGenerator::new(table.metadata()).expect("locations"),
+            DefaultFileNameGenerator::new(format!("part{i}"), None, DataFileFormat::Parquet),
+        );
+        let mut writer = DataFileWriterBuilder::new(rolling)
+            .build(None)
+            .await
+            .expect("writer");
+        writer.write(b.clone()).await.expect("write");
+        let files = writer.close().await.expect("close");
+        let tx = Transaction::new(&table);
+        let tx = tx
+            .fast_append()
+            .add_data_files(files)
+            .apply(tx)
+            .expect("append");
+        table = tx.commit(&catalog).await.expect("commit");
+    }
+    let all = datafusion::arrow::compute::concat_batches(&arrow_schema, &batches).expect("concat");
+    (
+        format!(
+            "iceberg:sqlite:{}/rs_catalog.db?name=rs#default.people",
+            dir.display()
+        ),
+        all,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_written_by_iceberg_rust_read_like_their_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (reference, rows) = write_with_iceberg_rust(dir.path()).await;
+    let twin = dir.path().join("twin.parquet");
+    super::fixtures::write(&twin, &rows);
+    let rules = RULES
+        .replace(
+            "Mean \"amount\" > 0,",
+            "Mean \"amount\" > 0, RowCount = 60,",
+        )
+        .replace("ColumnValues \"ts\" > \"2026-11-01\",", "");
+    let r = assert_same(&rules, spec(&reference, SourceOptions::default()), &twin).await;
+    assert_eq!(r.passed, r.rules.len(), "{r:#?}");
+}
