@@ -123,13 +123,7 @@ pub async fn gate(
         .ok_or_else(|| {
             Problem::not_found("ruleset_not_found", format!("no ruleset `{}`", req.ruleset))
         })?;
-    let dataset = state
-        .store
-        .get_dataset(&req.dataset)
-        .await?
-        .ok_or_else(|| {
-            Problem::not_found("dataset_not_found", format!("no dataset `{}`", req.dataset))
-        })?;
+    let dataset = super::registry::registered_dataset(&state, &req.dataset).await?;
     let mut aliases = Vec::new();
     for (alias, name) in &req.aliases {
         let d = state.store.get_dataset(name).await?.ok_or_else(|| {

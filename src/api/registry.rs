@@ -410,3 +410,15 @@ pub async fn put_dataset(
     )
         .into_response())
 }
+
+/// A registered dataset, or the 404 problem that names it.
+pub(crate) async fn registered_dataset(
+    state: &AppState,
+    name: &str,
+) -> Result<crate::store::DatasetRecord, Problem> {
+    state
+        .store
+        .get_dataset(name)
+        .await?
+        .ok_or_else(|| Problem::not_found("dataset_not_found", format!("no dataset `{name}`")))
+}

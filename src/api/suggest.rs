@@ -47,13 +47,7 @@ pub async fn suggest(
 ) -> Result<Json<SuggestResponse>, Problem> {
     caller.require(Access::Edit)?;
     let req: SuggestRequest = parse_json(&body_bytes(body)?)?;
-    let dataset = state
-        .store
-        .get_dataset(&req.dataset)
-        .await?
-        .ok_or_else(|| {
-            Problem::not_found("dataset_not_found", format!("no dataset `{}`", req.dataset))
-        })?;
+    let dataset = super::registry::registered_dataset(&state, &req.dataset).await?;
     let key = SeriesKey::new("Dataset.*.RowCount", None);
     let history = state
         .store

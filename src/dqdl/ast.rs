@@ -365,6 +365,42 @@ impl Condition {
             Condition::In { .. } | Condition::Matches { .. } => Vec::new(),
         }
     }
+
+    /// A copy with every operand (those [`Condition::operands`] lists)
+    /// replaced by `f`; the first error stops the mapping.
+    pub fn map_operands<E>(
+        &self,
+        mut f: impl FnMut(&Operand) -> Result<Operand, E>,
+    ) -> Result<Condition, E> {
+        Ok(match self {
+            Condition::Compare { op, operand, span } => Condition::Compare {
+                op: *op,
+                operand: f(operand)?,
+                span: *span,
+            },
+            Condition::Between {
+                negated,
+                low,
+                high,
+                span,
+            } => Condition::Between {
+                negated: *negated,
+                low: f(low)?,
+                high: f(high)?,
+                span: *span,
+            },
+            Condition::In {
+                negated,
+                set: InSet::List(items),
+                span,
+            } => Condition::In {
+                negated: *negated,
+                set: InSet::List(items.iter().map(f).collect::<Result<_, _>>()?),
+                span: *span,
+            },
+            other => other.clone(),
+        })
+    }
 }
 
 /// A comparison operator.

@@ -131,34 +131,7 @@ pub fn resolve_condition(c: &Condition, past: &[f64]) -> Result<(Condition, Usag
             other => Ok(other.clone()),
         }
     };
-    let resolved = match c {
-        Condition::Compare { op, operand, span } => Condition::Compare {
-            op: *op,
-            operand: resolve(operand)?,
-            span: *span,
-        },
-        Condition::Between {
-            negated,
-            low,
-            high,
-            span,
-        } => Condition::Between {
-            negated: *negated,
-            low: resolve(low)?,
-            high: resolve(high)?,
-            span: *span,
-        },
-        Condition::In {
-            negated,
-            set: InSet::List(items),
-            span,
-        } => Condition::In {
-            negated: *negated,
-            set: InSet::List(items.iter().map(&mut resolve).collect::<Result<_, _>>()?),
-            span: *span,
-        },
-        other => other.clone(),
-    };
+    let resolved = c.map_operands(&mut resolve)?;
     Ok((resolved, usage))
 }
 
@@ -184,41 +157,18 @@ fn requirement(original: &Condition, resolved: &Condition, usage: Usage) -> Stri
 
 /// A copy of `c` with every number literal rounded as [`show`] prints it.
 fn round_literals(c: &Condition) -> Condition {
-    let round = |o: &Operand| match o {
-        Operand::Number(NumExpr::Literal { value, span }) => Operand::Number(NumExpr::Literal {
-            value: show(*value).parse().unwrap_or(*value),
-            span: *span,
-        }),
-        other => other.clone(),
-    };
-    match c {
-        Condition::Compare { op, operand, span } => Condition::Compare {
-            op: *op,
-            operand: round(operand),
-            span: *span,
-        },
-        Condition::Between {
-            negated,
-            low,
-            high,
-            span,
-        } => Condition::Between {
-            negated: *negated,
-            low: round(low),
-            high: round(high),
-            span: *span,
-        },
-        Condition::In {
-            negated,
-            set: InSet::List(items),
-            span,
-        } => Condition::In {
-            negated: *negated,
-            set: InSet::List(items.iter().map(round).collect()),
-            span: *span,
-        },
-        other => other.clone(),
-    }
+    let rounded = c.map_operands(|o| {
+        Ok::<Operand, ()>(match o {
+            Operand::Number(NumExpr::Literal { value, span }) => {
+                Operand::Number(NumExpr::Literal {
+                    value: show(*value).parse().unwrap_or(*value),
+                    span: *span,
+                })
+            }
+            other => other.clone(),
+        })
+    });
+    rounded.unwrap_or_else(|()| c.clone())
 }
 
 /// Judges `v` against a condition that may be dynamic.

@@ -113,34 +113,17 @@ fn numeric_condition(c: &Condition, now: DateTime<Utc>) -> Result<Condition, Str
             span: Span::default(),
         }))
     };
-    Ok(match c {
-        Condition::Compare { op, operand, span } => Condition::Compare {
-            op: *op,
-            operand: number(operand)?,
-            span: *span,
-        },
-        Condition::Between {
-            negated,
-            low,
-            high,
-            span,
-        } => Condition::Between {
-            negated: *negated,
-            low: number(low)?,
-            high: number(high)?,
-            span: *span,
-        },
-        Condition::In {
-            negated,
-            set: InSet::List(items),
-            span,
-        } => Condition::In {
-            negated: *negated,
-            set: InSet::List(items.iter().map(number).collect::<Result<_, _>>()?),
-            span: *span,
-        },
-        _ => return Err("this condition does not apply to files".to_string()),
-    })
+    if matches!(
+        c,
+        Condition::Matches { .. }
+            | Condition::In {
+                set: InSet::Constant(_),
+                ..
+            }
+    ) {
+        return Err("this condition does not apply to files".to_string());
+    }
+    c.map_operands(number)
 }
 
 /// Applies `recentFiles = N` (newest first) and `uriRegex = "..."`.
