@@ -488,3 +488,85 @@ async fn suggested_rulesets_validate_and_pass_on_their_data() {
         );
     }
 }
+
+#[test]
+fn check_store_and_suggest_work_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = csv(dir.path(), "orders", 20);
+    let rules = dir.path().join("rules.dqdl");
+    std::fs::write(&rules, "Rules = [ RowCount >= avg(last(3)) ]").expect("write");
+    let store = format!("sqlite://{}/store.db?mode=rwc", dir.path().display());
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dqgate"))
+            .args(args)
+            .output()
+            .expect("run dqgate")
+    };
+    let check = |json: bool| {
+        let mut args = vec![
+            "check",
+            "--ruleset",
+            rules.to_str().expect("utf-8"),
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--store",
+            &store,
+            "--dataset-name",
+            "orders",
+        ];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        run(&args)
+    };
+    assert!(check(false).status.success());
+    let second = check(true);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).expect("json");
+    assert_eq!(
+        report["rules"][0]["message"],
+        "Dataset.*.RowCount was 20; required >= avg(last(3)), which resolved to >= 20 (over 1 past value(s))"
+    );
+    // Without --store the rule says what it needs, and the check exits 1.
+    let bare = run(&[
+        "check",
+        "--ruleset",
+        rules.to_str().expect("utf-8"),
+        "--data",
+        data.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(bare.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bare.stdout).contains("needs a results store"));
+
+    // suggest prints a ruleset that validates; with the store, row-count
+    // bounds come from the two recorded runs.
+    let out = dir.path().join("suggested.dqdl");
+    let suggested = run(&[
+        "suggest",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--store",
+        &store,
+        "--dataset-name",
+        "orders",
+        "--output",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        suggested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&suggested.stderr)
+    );
+    let text = std::fs::read_to_string(&out).expect("suggested file");
+    assert!(text.contains("RowCount between 15 and 25"), "{text}");
+    let valid = run(&["validate", out.to_str().expect("utf-8")]);
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stdout)
+    );
+}
