@@ -399,3 +399,68 @@ async fn unreachable_denied_and_missing_are_clear_errors() {
         report.rules[1].message
     );
 }
+
+/// A loopback proxy in front of `upstream` that answers the first `fail`
+/// connections with 503 Slow Down, then relays bytes unchanged.
+async fn flaky_proxy(
+    upstream: String,
+    fail: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let refused = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let target = upstream.trim_start_matches("http://").to_string();
+    let counter = refused.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            if counter.fetch_add(1, Ordering::SeqCst) < fail {
+                let mut buf = [0u8; 4096];
+                let _ = client.read(&mut buf).await;
+                let _ = client
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+                continue;
+            }
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried() {
+    let server = S3Server::start().await;
+    server.bucket("lake");
+    let local = tempfile::tempdir().expect("tempdir");
+    let (people, _) = super::fixtures::write_all(local.path());
+    server
+        .upload(Path::new(&people), "lake", "people.parquet")
+        .await;
+    let (endpoint, refused) = flaky_proxy(server.endpoint.clone(), 2).await;
+    let mut options = server.options();
+    options.endpoint = Some(endpoint);
+    let r = check(
+        "Rules = [ RowCount = 10 ]",
+        vec![spec("primary", "s3://lake/people.parquet", options)],
+    )
+    .await
+    .expect("the check succeeds after retries");
+    assert_eq!(r.passed, 1, "{r:#?}");
+    assert!(
+        refused.load(std::sync::atomic::Ordering::SeqCst) > 2,
+        "two 503s were answered and retried"
+    );
+}
