@@ -7,6 +7,8 @@
 //!   `default`).
 //! - `iceberg:http(s)://HOST/PATH[?warehouse=W]#NAMESPACE.TABLE`: a REST
 //!   catalog.
+//! - `iceberg:glue[:ENDPOINT][?catalog_id=ID&warehouse=W]#DATABASE.TABLE`: the
+//!   AWS Glue Data Catalog (an endpoint for Glue-compatible services).
 //! - `iceberg:PATH/metadata/NNNNN-ID.metadata.json` (local or `s3://`), or
 //!   `iceberg:TABLE_FOLDER` for its newest metadata file.
 //!
@@ -28,6 +30,7 @@ use iceberg::io::FileIOBuilder;
 use iceberg::spec::{DataContentType, ManifestStatus, Operation, SnapshotRef};
 use iceberg::table::{StaticTable, Table};
 use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableIdent};
+use iceberg_catalog_glue::GlueCatalogBuilder;
 use iceberg_catalog_rest::RestCatalogBuilder;
 use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
 use iceberg_datafusion::IcebergStaticTableProvider;
@@ -58,6 +61,17 @@ pub enum Reference {
         /// Namespace and table.
         table: Vec<String>,
     },
+    /// The AWS Glue Data Catalog.
+    Glue {
+        /// A custom endpoint, if any.
+        endpoint: Option<String>,
+        /// The catalog (account) id, if not the caller's.
+        catalog_id: Option<String>,
+        /// Warehouse, if given.
+        warehouse: Option<String>,
+        /// Database and table.
+        table: Vec<String>,
+    },
     /// A metadata file, or a table folder holding `metadata/`.
     Metadata(String),
 }
@@ -83,13 +97,25 @@ impl Reference {
             params.insert(k.to_string(), v.to_string());
         }
         for key in params.keys() {
-            if !matches!(key.as_str(), "name" | "warehouse") {
+            if !matches!(key.as_str(), "name" | "warehouse" | "catalog_id") {
                 return Err(format!(
-                    "unknown catalog parameter `{key}`; use name= and warehouse="
+                    "unknown catalog parameter `{key}`; use name=, warehouse= or (Glue) catalog_id="
                 ));
             }
         }
         let warehouse = params.get("warehouse").cloned();
+        if uri == "glue" || uri.starts_with("glue:") {
+            let endpoint = uri
+                .strip_prefix("glue:")
+                .map(str::to_string)
+                .filter(|e| !e.is_empty());
+            return Ok(Reference::Glue {
+                endpoint,
+                catalog_id: params.get("catalog_id").cloned(),
+                warehouse,
+                table,
+            });
+        }
         if uri.starts_with("sqlite:")
             || uri.starts_with("postgres://")
             || uri.starts_with("postgresql://")
@@ -111,13 +137,15 @@ impl Reference {
             })
         } else {
             Err(format!(
-                "unknown catalog `{uri}`: use sqlite:PATH, postgres://..., or http(s)://... for REST"
+                "unknown catalog `{uri}`: use sqlite:PATH, postgres://..., http(s)://... for REST, or glue"
             ))
         }
     }
 
     fn mentions_s3(&self) -> bool {
         match self {
+            // Glue tables live in S3.
+            Reference::Glue { .. } => true,
             Reference::Sql { warehouse, .. } | Reference::Rest { warehouse, .. } => {
                 warehouse.as_deref().is_some_and(|w| w.starts_with("s3"))
             }
@@ -228,6 +256,46 @@ pub async fn load_table(spec: &DatasetSpec) -> Result<Table, SourceError> {
                 .load_table(&ident(table)?)
                 .await
                 .map_err(|e| fail(format!("cannot load table {}: {e}", table.join("."))))
+        }
+        Reference::Glue {
+            endpoint,
+            catalog_id,
+            warehouse,
+            table,
+        } => {
+            // The Glue client gets the same region and credentials as S3.
+            let access = s3::access(&spec.options).await?;
+            let c = s3::current_credentials(&access).await?;
+            let mut props = props;
+            props.insert("region_name".to_string(), access.region.clone());
+            props.insert("aws_access_key_id".to_string(), c.key_id);
+            props.insert("aws_secret_access_key".to_string(), c.secret_key);
+            if let Some(token) = c.token {
+                props.insert("aws_session_token".to_string(), token);
+            }
+            if let Some(e) = endpoint {
+                props.insert("uri".to_string(), e.clone());
+            }
+            if let Some(id) = catalog_id {
+                props.insert("catalog_id".to_string(), id.clone());
+            }
+            // The builder insists on a warehouse, which only table creation
+            // uses; dqgate never creates tables.
+            let w = warehouse
+                .clone()
+                .unwrap_or_else(|| "s3://unused-by-readers".to_string());
+            props.insert("warehouse".to_string(), w);
+            let catalog = GlueCatalogBuilder::default()
+                .with_storage_factory(factory)
+                .load("glue", props)
+                .await
+                .map_err(|e| fail(format!("cannot reach the Glue catalog: {e}")))?;
+            catalog.load_table(&ident(table)?).await.map_err(|e| {
+                fail(format!(
+                    "cannot load table {} from Glue: {e}",
+                    table.join(".")
+                ))
+            })
         }
         Reference::Metadata(path) => {
             let file_io = FileIOBuilder::new(factory).with_props(props).build();
@@ -523,6 +591,22 @@ mod tests {
         assert!(matches!(
             Reference::parse("iceberg:https://cat.example/api#ns.t"),
             Ok(Reference::Rest { .. })
+        ));
+        assert_eq!(
+            Reference::parse("iceberg:glue?catalog_id=123#db.t"),
+            Ok(Reference::Glue {
+                endpoint: None,
+                catalog_id: Some("123".into()),
+                warehouse: None,
+                table: vec!["db".into(), "t".into()],
+            })
+        );
+        assert!(matches!(
+            Reference::parse("iceberg:glue:http://127.0.0.1:5000#db.t"),
+            Ok(Reference::Glue {
+                endpoint: Some(_),
+                ..
+            })
         ));
         assert_eq!(
             Reference::parse("iceberg:s3://b/t/metadata/00001-x.metadata.json"),

@@ -692,3 +692,108 @@ async fn tables_written_by_iceberg_rust_read_like_their_rows() {
     let r = assert_same(&rules, spec(&reference, SourceOptions::default()), &twin).await;
     assert_eq!(r.passed, r.rules.len(), "{r:#?}");
 }
+
+/// A moto server (Glue and S3 emulation from the pyiceberg virtualenv) on a
+/// loopback port, stopped on drop.
+struct Moto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto(python: &str) -> Option<Moto> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let server = Path::new(python).with_file_name("moto_server");
+    if !server.exists() {
+        eprintln!(
+            "\n*** SKIPPING the Glue catalog test: moto_server is not in the virtualenv ***\n"
+        );
+        return None;
+    }
+    let child = Command::new(server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(moto);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("moto_server did not start on port {port}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_tables_through_a_glue_catalog() {
+    let Some(python) = python() else { return };
+    let Some((root, _)) = fixtures() else { return };
+    let Some(moto) = start_moto(&python) else {
+        return;
+    };
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let (endpoint, out_path) = (moto.endpoint.clone(), out_dir.path().to_path_buf());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script())
+            .arg(&out_path)
+            .args(["--glue", &endpoint, "warehouse-bucket"])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run the fixture script");
+    assert!(
+        out.status.success(),
+        "make_tables.py --glue failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    super::s3::use_test_credentials();
+    let options = SourceOptions {
+        endpoint: Some(moto.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        ..SourceOptions::default()
+    };
+    let reference = format!("iceberg:glue:{}#default.events", moto.endpoint);
+    let r = assert_same(
+        RULES,
+        spec(&reference, options.clone()),
+        &root.join("events_all.parquet"),
+    )
+    .await;
+    assert_eq!(
+        r.rules[0].message,
+        "Dataset.*.RowCount was 150; required > 0"
+    );
+    let e = check(
+        RULES,
+        spec(
+            &format!("iceberg:glue:{}#default.nope", moto.endpoint),
+            options,
+        ),
+    )
+    .await
+    .expect_err("no such table");
+    assert!(
+        e.to_string()
+            .contains("cannot load table default.nope from Glue"),
+        "{e}"
+    );
+}
