@@ -80,6 +80,15 @@ async fn sqlite_store(dir: &Path) -> Store {
         .expect("store")
 }
 
+/// Asserts rule `i` of a report had `outcome`, showing its message if not.
+fn assert_outcome(r: &Report, i: usize, outcome: Outcome) {
+    assert_eq!(
+        r.rules[i].outcome, outcome,
+        "{}: {}",
+        r.rules[i].rule, r.rules[i].message
+    );
+}
+
 fn monday() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0)
         .single()
@@ -263,18 +272,8 @@ async fn anomalies_in_simulated_deftunes_days_are_caught_with_explained_bounds()
     // Day 8: an upstream outage loses 40% of the sessions.
     let data = deftunes_day(dir.path(), 8, 1200, 1.0).await;
     let drop = day(&store, rules, &data, when(8), scope).await;
-    assert_eq!(
-        drop.rules[0].outcome,
-        Outcome::Failed,
-        "{}",
-        drop.rules[0].message
-    );
-    assert_eq!(
-        drop.rules[1].outcome,
-        Outcome::Passed,
-        "{}",
-        drop.rules[1].message
-    );
+    assert_outcome(&drop, 0, Outcome::Failed);
+    assert_outcome(&drop, 1, Outcome::Passed);
     let o = &drop.rules[0].observations[0];
     assert!(o.anomalous);
     assert_eq!(o.metric, "Dataset.*.RowCount");
@@ -301,18 +300,8 @@ async fn anomalies_in_simulated_deftunes_days_are_caught_with_explained_bounds()
     // Day 9: prices arrive in cents (×100) although the row count is normal.
     let data = deftunes_day(dir.path(), 9, 2050, 100.0).await;
     let jump = day(&store, rules, &data, when(9), scope).await;
-    assert_eq!(
-        jump.rules[0].outcome,
-        Outcome::Passed,
-        "{}",
-        jump.rules[0].message
-    );
-    assert_eq!(
-        jump.rules[1].outcome,
-        Outcome::Failed,
-        "{}",
-        jump.rules[1].message
-    );
+    assert_outcome(&jump, 0, Outcome::Passed);
+    assert_outcome(&jump, 1, Outcome::Failed);
     let o = &jump.rules[1].observations[0];
     assert_eq!(o.metric, "Column.price.Mean");
     assert!(o.value > o.upper.expect("upper"), "{o:?}");
@@ -378,18 +367,8 @@ async fn weekly_seasonality_accepts_quiet_weekends_and_marked_values_stop_traini
     // A Saturday at 100 rows is anomalous for the weekly baseline only.
     let data = csv(dir.path(), "busy", 100);
     let busy = day(&store, rules, &data, saturday + Duration::days(7), scope).await;
-    assert_eq!(
-        busy.rules[0].outcome,
-        Outcome::Passed,
-        "{}",
-        busy.rules[0].message
-    );
-    assert_eq!(
-        busy.rules[1].outcome,
-        Outcome::Failed,
-        "{}",
-        busy.rules[1].message
-    );
+    assert_outcome(&busy, 0, Outcome::Passed);
+    assert_outcome(&busy, 1, Outcome::Failed);
     assert_eq!(
         busy.rules[2].outcome,
         Outcome::Passed,

@@ -200,38 +200,26 @@ async fn iceberg_tables_read_exactly_like_their_parquet_twins() {
     )
     .await;
     assert_eq!(parted.failed, 0, "{parted:#?}");
+    // A table folder (its newest metadata), a copy-on-write delete, and
+    // merge-on-read position- and equality-delete files.
     let deleted_folder = format!("iceberg:{}/warehouse/default/deleted", root.display());
-    let deleted = assert_same(
-        RULES,
-        spec(&deleted_folder, SourceOptions::default()),
-        &root.join("deleted_all.parquet"),
-    )
-    .await;
-    assert_eq!(
-        deleted.rules[0].message,
-        "Dataset.*.RowCount was 90; required > 0"
-    );
-    // Merge-on-read: a position-delete file and an equality-delete file.
-    let pos = assert_same(
-        RULES,
-        spec(&catalog_ref(root, "mor_pos"), SourceOptions::default()),
-        &root.join("mor_pos_all.parquet"),
-    )
-    .await;
-    assert_eq!(
-        pos.rules[0].message,
-        "Dataset.*.RowCount was 90; required > 0"
-    );
-    let eq = assert_same(
-        RULES,
-        spec(&catalog_ref(root, "mor_eq"), SourceOptions::default()),
-        &root.join("mor_eq_all.parquet"),
-    )
-    .await;
-    assert_eq!(
-        eq.rules[0].message,
-        "Dataset.*.RowCount was 97; required > 0"
-    );
+    for (reference, twin, rows) in [
+        (deleted_folder, "deleted_all.parquet", 90),
+        (catalog_ref(root, "mor_pos"), "mor_pos_all.parquet", 90),
+        (catalog_ref(root, "mor_eq"), "mor_eq_all.parquet", 97),
+    ] {
+        let r = assert_same(
+            RULES,
+            spec(&reference, SourceOptions::default()),
+            &root.join(twin),
+        )
+        .await;
+        assert_eq!(
+            r.rules[0].message,
+            format!("Dataset.*.RowCount was {rows}; required > 0"),
+            "{reference}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
