@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# The same check over the same files read locally and through a loopback S3
-# server (examples/s3_server.rs, s3s-fs), alternating, N times each; then a
-# daily slice against the whole table, both through S3.
+# S3 against local reads, and a daily slice against the whole table.
 #
-#   bench/s3.sh DATA_DIR [RUNS]
+#   bench/s3.sh DATA_DIR DAILY_DIR DAY [RUNS]
 #
-# DATA_DIR comes from ../shared/bench/gen_data.py. Build first:
-#   cargo build --release --bin dqgate --example s3_server
+# DATA_DIR comes from ../shared/bench/gen_data.py. DAILY_DIR holds the same
+# sessions partitioned by ingestion_date (bench/README: one DuckDB COPY),
+# plus users.parquet and songs.parquet. Both must sit in the same parent
+# folder, which a loopback S3 server (examples/s3_server.rs, s3s-fs)
+# serves, one bucket per folder. Runs alternate; medians are printed.
+# Build first:  cargo build --release --bin dqgate --example s3_server
 set -euo pipefail
 data=$(cd "$1" && pwd)
-runs=${2:-3}
+daily=$(cd "$2" && pwd)
+day=$3
+runs=${4:-3}
+[ "$(dirname "$data")" = "$(dirname "$daily")" ] || { echo "DATA_DIR and DAILY_DIR must share a parent folder" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${DQGATE_BENCH_KIT:-$root/../shared/bench}
 target=${CARGO_TARGET_DIR:-$root/target}/release
 bin=${DQGATE_BIN:-$target/dqgate}
 server=${DQGATE_S3_SERVER:-$target/examples/s3_server}
 now=${BENCH_NOW:-2026-11-26T12:00:00}Z
+next=$(date -u -d "$day + 1 day" +%F)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1
 tmp=$(mktemp -d)
@@ -23,8 +29,9 @@ tmp=$(mktemp -d)
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 sleep 1
-bucket=$(basename "$data")
-s3="--s3-endpoint http://127.0.0.1:$port"
+b=$(basename "$data"); d=$(basename "$daily")
+s3=(--s3-endpoint "http://127.0.0.1:$port")
+rules=(--ruleset "$shared/sessions.dqdl" --now "$now" --format json)
 
 measure() { # name, command...
     local name=$1; shift
@@ -32,15 +39,15 @@ measure() { # name, command...
     cat "$tmp/t" >> "$tmp/$name.times"
 }
 for i in $(seq "$runs"); do
-    measure local "$bin" check --ruleset "$shared/sessions.dqdl" --data "$data/sessions" \
-        --data "users=$data/users.parquet" --data "songs=$data/songs.parquet" --now "$now" --format json
-    measure s3 "$bin" check --ruleset "$shared/sessions.dqdl" --data "s3://$bucket/sessions" \
-        --data "users=s3://$bucket/users.parquet" --data "songs=s3://$bucket/songs.parquet" \
-        $s3 --now "$now" --format json
-    measure s3_day "$bin" check --ruleset "$shared/sessions.dqdl" --data "s3://$bucket/sessions" \
-        --data "users=s3://$bucket/users.parquet" --data "songs=s3://$bucket/songs.parquet" \
-        $s3 --slice-column ingestion_date --start-date 2026-11-25 --end-date 2026-11-26 \
-        --now "$now" --format json
+    measure local "$bin" check "${rules[@]}" --data "$data/sessions" \
+        --data "users=$data/users.parquet" --data "songs=$data/songs.parquet"
+    measure s3 "$bin" check "${rules[@]}" "${s3[@]}" --data "s3://$b/sessions" \
+        --data "users=s3://$b/users.parquet" --data "songs=s3://$b/songs.parquet"
+    measure s3_table "$bin" check "${rules[@]}" "${s3[@]}" --data "s3://$d/sessions" \
+        --data "users=s3://$d/users.parquet" --data "songs=s3://$d/songs.parquet"
+    measure s3_day "$bin" check "${rules[@]}" "${s3[@]}" --data "s3://$d/sessions" \
+        --data "users=s3://$d/users.parquet" --data "songs=s3://$d/songs.parquet" \
+        --slice-column ingestion_date --start-date "$day" --end-date "$next"
 done
 python3 - "$tmp" <<'PY'
 import json, statistics, sys
@@ -48,16 +55,15 @@ tmp = sys.argv[1]
 def times(name):
     rows = [l.split() for l in open(f"{tmp}/{name}.times")]
     return statistics.median(float(r[0]) for r in rows), statistics.median(float(r[1]) for r in rows) / 1024
+def report(name):
+    return json.load(open(f"{tmp}/{name}.out"))
 def essence(name):
-    r = json.load(open(f"{tmp}/{name}.out"))
-    return [(x["rule"], x["outcome"], x["message"]) for x in r["rules"]]
-for name in ["local", "s3", "s3_day"]:
+    return [(x["rule"], x["outcome"], x["message"]) for x in report(name)["rules"]]
+for name in ["local", "s3", "s3_table", "s3_day"]:
     wall, rss = times(name)
-    print(f"{name:8} wall {wall:7.2f} s   peak RSS {rss:7.0f} MiB")
-lw, _ = times("local"); sw, _ = times("s3"); dw, _ = times("s3_day")
-print(f"S3 / local wall: {sw / lw:.2f}; daily slice / whole table (S3): {dw / sw:.2f}")
-print("reports identical (local vs S3):", essence("local") == essence("s3"))
-day = json.load(open(f"{tmp}/s3_day.out"))
-print("slice:", day["sources"]["primary"].get("slice"), "rows:",
-      [x["metrics"].get("Dataset.*.RowCount") for x in day["rules"] if x["rule"].startswith("RowCount")])
+    print(f"{name:9} wall {wall:7.2f} s   peak RSS {rss:7.0f} MiB")
+lw, lm = times("local"); sw, sm = times("s3"); tw, _ = times("s3_table"); dw, _ = times("s3_day")
+print(f"S3 / local: wall {sw / lw:.2f}, RSS {sm / lm:.2f}; reports identical: {essence('local') == essence('s3')}")
+print(f"daily slice / whole partitioned table (S3): wall {dw / tw:.3f}")
+print("slice:", report("s3_day")["sources"]["primary"].get("slice"))
 PY
