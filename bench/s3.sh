@@ -53,7 +53,8 @@ python3 - "$tmp" <<'PY'
 import json, statistics, sys
 tmp = sys.argv[1]
 def times(name):
-    rows = [l.split() for l in open(f"{tmp}/{name}.times")]
+    # /usr/bin/time adds "Command exited with non-zero status 1" when rules fail.
+    rows = [l.split() for l in open(f"{tmp}/{name}.times") if not l.startswith("Command")]
     return statistics.median(float(r[0]) for r in rows), statistics.median(float(r[1]) for r in rows) / 1024
 def report(name):
     return json.load(open(f"{tmp}/{name}.out"))
