@@ -191,8 +191,9 @@ async fn storage_props(
     Ok(props)
 }
 
-/// Loads the table a reference names.
-pub async fn load_table(spec: &DatasetSpec) -> Result<Table, SourceError> {
+/// Loads the table a reference names (listing a table folder through
+/// the session's object stores).
+pub async fn load_table(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Table, SourceError> {
     let fail = |message: String| SourceError::Iceberg {
         alias: spec.alias.clone(),
         location: spec.location.clone(),
@@ -263,15 +264,18 @@ pub async fn load_table(spec: &DatasetSpec) -> Result<Table, SourceError> {
             warehouse,
             table,
         } => {
-            // The Glue client gets the same region and credentials as S3.
-            let access = s3::access(&spec.options).await?;
-            let c = s3::current_credentials(&access).await?;
+            // The Glue client gets the region and credentials storage_props
+            // resolved for S3 (Glue references always resolve them).
             let mut props = props;
-            props.insert("region_name".to_string(), access.region.clone());
-            props.insert("aws_access_key_id".to_string(), c.key_id);
-            props.insert("aws_secret_access_key".to_string(), c.secret_key);
-            if let Some(token) = c.token {
-                props.insert("aws_session_token".to_string(), token);
+            for (glue, s3_key) in [
+                ("region_name", iceberg::io::S3_REGION),
+                ("aws_access_key_id", iceberg::io::S3_ACCESS_KEY_ID),
+                ("aws_secret_access_key", iceberg::io::S3_SECRET_ACCESS_KEY),
+                ("aws_session_token", iceberg::io::S3_SESSION_TOKEN),
+            ] {
+                if let Some(v) = props.get(s3_key).cloned() {
+                    props.insert(glue.to_string(), v);
+                }
             }
             if let Some(e) = endpoint {
                 props.insert("uri".to_string(), e.clone());
@@ -299,7 +303,7 @@ pub async fn load_table(spec: &DatasetSpec) -> Result<Table, SourceError> {
         }
         Reference::Metadata(path) => {
             let file_io = FileIOBuilder::new(factory).with_props(props).build();
-            let metadata = newest_metadata(path, spec).await?;
+            let metadata = newest_metadata(ctx, path, spec).await?;
             let table_name = path
                 .trim_end_matches('/')
                 .rsplit('/')
@@ -320,14 +324,17 @@ pub async fn load_table(spec: &DatasetSpec) -> Result<Table, SourceError> {
 
 /// A metadata file as given, or the newest `metadata/*.metadata.json` of a
 /// table folder (highest version number, then name).
-async fn newest_metadata(path: &str, spec: &DatasetSpec) -> Result<String, SourceError> {
+async fn newest_metadata(
+    ctx: &SessionContext,
+    path: &str,
+    spec: &DatasetSpec,
+) -> Result<String, SourceError> {
     if path.ends_with(".metadata.json") {
         return Ok(as_url(path));
     }
-    let ctx = SessionContext::new();
     let local = path.strip_prefix("file://").unwrap_or(path);
     let folder = format!("{}/metadata/", local.trim_end_matches('/'));
-    let files = objects::list_files(&ctx, &folder, &spec.options).await?;
+    let files = objects::list_files(ctx, &folder, &spec.options).await?;
     let version = |location: &str| -> u64 {
         let name = location.rsplit('/').next().unwrap_or_default();
         let digits: String = name
@@ -439,7 +446,7 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
         location: spec.location.clone(),
         message,
     };
-    let table = load_table(spec).await?;
+    let table = load_table(ctx, spec).await?;
     let snapshot = choose_snapshot(&table, spec)?;
     let snapshot_id = snapshot.as_ref().map(|s| s.snapshot_id());
     if let Some(since) = spec.options.since_snapshot_id {

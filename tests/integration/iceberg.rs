@@ -341,26 +341,14 @@ async fn iceberg_tables_in_s3_read_like_local_ones() {
     let server = S3Server::start().await;
     server.bucket("lakehouse");
     let out_dir = tempfile::tempdir().expect("tempdir");
-    let endpoint = server.endpoint.clone();
-    let out_path = out_dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script())
-            .arg(&out_path)
-            .args(["--s3", &endpoint, "lakehouse"])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", "us-east-1")
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run the fixture script");
-    assert!(
-        out.status.success(),
-        "make_tables.py --s3 failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    write_remote_events(
+        python,
+        "--s3",
+        server.endpoint.clone(),
+        "lakehouse",
+        out_dir.path().to_path_buf(),
+    )
+    .await;
     let reference = format!(
         "iceberg:sqlite:{}/catalog_s3.db?name=dq&warehouse=s3://lakehouse/warehouse#default.events",
         out_dir.path().display()
@@ -450,6 +438,37 @@ async fn the_gate_reads_iceberg_snapshots_and_records_them() {
             .json();
         assert_eq!(stored["inputs"]["read"], daily["inputs"]["read"]);
     }
+}
+
+/// Runs the fixture script writing `events` to a remote catalog
+/// (`--s3` or `--glue`) at `endpoint`, into `out` (blocking, off the
+/// runtime's workers).
+async fn write_remote_events(
+    python: String,
+    mode: &'static str,
+    endpoint: String,
+    bucket: &'static str,
+    out: PathBuf,
+) {
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script())
+            .arg(&out)
+            .args([mode, &endpoint, bucket])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run the fixture script");
+    assert!(
+        output.status.success(),
+        "make_tables.py {mode} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// A minimal Iceberg REST catalog over pyiceberg's SQL catalog: the two
@@ -734,25 +753,14 @@ async fn iceberg_tables_through_a_glue_catalog() {
         return;
     };
     let out_dir = tempfile::tempdir().expect("tempdir");
-    let (endpoint, out_path) = (moto.endpoint.clone(), out_dir.path().to_path_buf());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script())
-            .arg(&out_path)
-            .args(["--glue", &endpoint, "warehouse-bucket"])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run the fixture script");
-    assert!(
-        out.status.success(),
-        "make_tables.py --glue failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    write_remote_events(
+        python,
+        "--glue",
+        moto.endpoint.clone(),
+        "warehouse-bucket",
+        out_dir.path().to_path_buf(),
+    )
+    .await;
     super::s3::use_test_credentials();
     let options = SourceOptions {
         endpoint: Some(moto.endpoint.clone()),
