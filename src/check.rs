@@ -8,6 +8,10 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::functions::expr_fn::{coalesce, concat_ws};
+use datafusion::functions_nested::expr_fn::array_remove;
+use datafusion::functions_nested::string::string_to_array_udf;
+use datafusion::logical_expr::{Expr, lit, not, when};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tracing::Instrument;
 
@@ -15,7 +19,7 @@ use crate::dqdl::{self, DqdlError, Ruleset};
 use crate::engine::{self, Scan};
 use crate::history::{History, SeriesKey};
 use crate::judge::{self, Judged};
-use crate::plan::{self, PRIMARY, Plan, PlanContext, sql::literal};
+use crate::plan::{self, PRIMARY, Plan, PlanContext};
 use crate::report::{Report, RuleResult, SeriesValue};
 use crate::source::{self, DatasetSpec, SourceError};
 
@@ -148,6 +152,7 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
         let options = primary.map(|d| d.options.clone()).unwrap_or_default();
         source::files::gather(&ctx, &requests, &options).await
     };
+    let parser = engine::SessionParser::new(&ctx, &schemas);
     let plan = plan::plan_ruleset(
         &ruleset,
         &PlanContext {
@@ -158,6 +163,7 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
                 facts: &facts,
                 primary: primary_files,
             },
+            parser: &parser,
         },
     );
     Ok(Prepared {
@@ -175,6 +181,47 @@ impl Prepared {
     /// The scans evaluation will run (for `--explain`).
     pub fn scans(&self) -> Vec<Scan> {
         engine::scans(&self.plan)
+    }
+
+    /// What evaluation will read and run, for a person: each source, then
+    /// each scan as SQL with the rules it serves (`--explain`).
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        for (alias, read) in &self.sources {
+            let format = read
+                .format
+                .map(|f| format!("{f:?}").to_lowercase())
+                .unwrap_or_default();
+            out.push_str(&format!("read `{alias}`: {format}"));
+            if let Some(id) = read.snapshot_id {
+                out.push_str(&format!(", snapshot {id}"));
+            }
+            if let Some(slice) = &read.slice {
+                out.push_str(&format!(", slice {slice}"));
+            }
+            out.push('\n');
+        }
+        let leaves = self.leaf_texts();
+        for (i, scan) in self.scans().iter().enumerate() {
+            out.push_str(&format!(
+                "scan {} — {} over `{}`\n  sql: {}\n",
+                i + 1,
+                scan.kind,
+                scan.dataset,
+                scan.sql
+            ));
+            let mut served: Vec<usize> = scan
+                .queries
+                .iter()
+                .flat_map(|q| self.query_users(*q).iter().copied())
+                .collect();
+            served.sort_unstable();
+            served.dedup();
+            for leaf in served {
+                out.push_str(&format!("  serves: {}\n", leaves[leaf]));
+            }
+        }
+        out
     }
 
     /// The leaf rules (indices into [`Prepared::leaf_texts`]) a query serves.
@@ -325,54 +372,59 @@ impl Prepared {
         let mut failed_cases = Vec::new();
         let mut passed_cases = Vec::new();
         let mut skipped_cases = Vec::new();
-        let mut any_fails = Vec::new();
+        let mut any_fails: Option<Expr> = None;
         for (i, leaf) in self.plan.leaves.iter().enumerate() {
             let Some(pred) = &leaf.row_predicate else {
                 continue;
             };
-            let text = literal(&texts[i]);
+            let passes = pred.passes.expr().clone();
             let (fails, passes, skipped) = match &pred.filter {
-                Some(f) => (
-                    format!("(COALESCE({f}, FALSE) AND NOT {p})", p = pred.passes),
-                    format!("(COALESCE({f}, FALSE) AND {p})", p = pred.passes),
-                    format!("(NOT COALESCE({f}, FALSE))"),
-                ),
-                None => (
-                    format!("(NOT {})", pred.passes),
-                    pred.passes.clone(),
-                    "FALSE".to_string(),
-                ),
+                Some(f) => {
+                    let inside = coalesce(vec![f.expr().clone(), lit(false)]);
+                    (
+                        inside.clone().and(not(passes.clone())),
+                        inside.clone().and(passes),
+                        not(inside),
+                    )
+                }
+                None => (not(passes.clone()), passes, lit(false)),
             };
-            failed_cases.push(format!("CASE WHEN {fails} THEN {text} END"));
-            passed_cases.push(format!("CASE WHEN {passes} THEN {text} END"));
-            skipped_cases.push(format!("CASE WHEN {skipped} THEN {text} END"));
-            any_fails.push(fails);
+            let text = lit(texts[i].as_str());
+            let case = |test: Expr| when(test, text.clone()).end();
+            failed_cases.push(case(fails.clone()).map_err(|e| fail(engine::clean(&e)))?);
+            passed_cases.push(case(passes).map_err(|e| fail(engine::clean(&e)))?);
+            skipped_cases.push(case(skipped).map_err(|e| fail(engine::clean(&e)))?);
+            any_fails = Some(match any_fails {
+                Some(any) => any.or(fails),
+                None => fails,
+            });
         }
-        let considered = any_fails.len();
-        let list = |cases: &[String]| {
-            format!(
-                "array_remove(string_to_array(concat_ws(chr(31), '', {}), chr(31)), '')",
-                cases.join(", ")
+        let considered = failed_cases.len();
+        // The rule texts a row failed (passed, skipped), as a list.
+        let list = |cases: Vec<Expr>| {
+            let separator = || lit("\u{1f}");
+            let mut args = vec![lit("")];
+            args.extend(cases);
+            array_remove(
+                string_to_array_udf().call(vec![concat_ws(separator(), args), separator()]),
+                lit(""),
             )
         };
-        let sql = if considered == 0 {
-            format!("SELECT * FROM {} WHERE FALSE", plan::sql::ident(PRIMARY))
-        } else {
-            format!(
-                "SELECT *, {} AS \"DataQualityRulesFail\", {} AS \"DataQualityRulesPass\", {} AS \"DataQualityRulesSkip\", \
-                 'Failed' AS \"DataQualityEvaluationResult\" FROM {} WHERE {}",
-                list(&failed_cases),
-                list(&passed_cases),
-                list(&skipped_cases),
-                plan::sql::ident(PRIMARY),
-                any_fails.join(" OR ")
-            )
-        };
-        let df = self
+        let table = self
             .ctx
-            .sql_with_options(&sql, engine::read_only())
+            .table(PRIMARY)
             .await
             .map_err(|e| fail(engine::clean(&e)))?;
+        let df = match any_fails {
+            None => table.filter(lit(false)),
+            Some(any) => table.filter(any).and_then(|t| {
+                t.with_column("DataQualityRulesFail", list(failed_cases))?
+                    .with_column("DataQualityRulesPass", list(passed_cases))?
+                    .with_column("DataQualityRulesSkip", list(skipped_cases))?
+                    .with_column("DataQualityEvaluationResult", lit("Failed"))
+            }),
+        }
+        .map_err(|e| fail(engine::clean(&e)))?;
         df.write_parquet(
             path,
             DataFrameWriteOptions::new().with_single_file_output(true),

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod report;
 pub mod sample;
 pub mod source;
+pub mod sql_support;
 pub mod store;
 pub mod suggest;
 pub mod telemetry;

@@ -282,36 +282,7 @@ async fn with_store(prepared: &Prepared, url: &str, args: &CheckArgs) -> Result<
 }
 
 fn print_explain(prepared: &Prepared) {
-    for (alias, read) in prepared.sources() {
-        let format = read
-            .format
-            .map(|f| format!("{f:?}").to_lowercase())
-            .unwrap_or_default();
-        let mut line = format!("read `{alias}`: {format}");
-        if let Some(id) = read.snapshot_id {
-            line.push_str(&format!(", snapshot {id}"));
-        }
-        if let Some(slice) = &read.slice {
-            line.push_str(&format!(", slice {slice}"));
-        }
-        outln!("{line}");
-    }
-    let leaves = prepared.leaf_texts();
-    for (i, scan) in prepared.scans().iter().enumerate() {
-        outln!("scan {} — {} over `{}`", i + 1, scan.kind, scan.dataset);
-        outln!("  sql: {}", scan.sql);
-        let mut served: Vec<usize> = scan
-            .queries
-            .iter()
-            .flat_map(|q| prepared.query_users(*q).iter().copied())
-            .collect();
-        served.sort_unstable();
-        served.dedup();
-        for leaf in served {
-            outln!("  serves: {}", leaves[leaf]);
-        }
-    }
-    outln!();
+    outln!("{}", prepared.explain());
 }
 
 /// The human report: one line per rule, then a summary.

@@ -1,35 +1,70 @@
 //! Running a [`Plan`]'s queries in DataFusion: one aggregate scan per
-//! dataset, one GROUP BY per frequency request, one query per SQL request,
-//! all concurrently. Every query is read-only.
+//! dataset, one GROUP BY per (dataset, filter) of frequency requests, one
+//! query per join or CustomSql, all concurrently. Scans over datasets are
+//! built from the plan's typed expressions with the DataFrame API; every
+//! SQL text runs read-only.
 
+mod frequency;
+mod parser;
 mod user_sql;
+
+use std::fmt;
 
 use datafusion::arrow::array::{Array, Float64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionContext;
 use futures::future::join_all;
 use serde::Serialize;
 
-use crate::plan::sql::ident;
-use crate::plan::{PRIMARY, Plan, Query, QueryId};
+use crate::plan::{EvalError, EvalErrorKind, PRIMARY, Plan, Query, QueryId, QueryResult, SqlExpr};
+use crate::sql_support::ident;
 
+pub use crate::sql_support::clean;
+pub use parser::SessionParser;
 pub use user_sql::prepare_user_sql;
 
-/// One row of numbers per query, or why the query failed.
-pub type QueryResult = Result<Vec<Option<f64>>, String>;
+/// What a scan computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanKind {
+    /// Every aggregate of one dataset, in one pass.
+    Aggregate,
+    /// Value frequencies of column sets sharing a dataset and filter.
+    Frequency,
+    /// A planner-written query across datasets.
+    Join,
+    /// The user's numeric CustomSql.
+    CustomSql,
+    /// The user's row-level CustomSql matched against the primary rows.
+    RowMatch,
+}
+
+impl fmt::Display for ScanKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ScanKind::Aggregate => "aggregate",
+            ScanKind::Frequency => "frequency",
+            ScanKind::Join => "join",
+            ScanKind::CustomSql => "custom sql",
+            ScanKind::RowMatch => "custom sql (row level)",
+        })
+    }
+}
 
 /// A scan the engine runs, as `--explain` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scan {
     /// What kind of scan.
-    pub kind: &'static str,
+    pub kind: ScanKind,
     /// The dataset scanned (or `*` for multi-dataset queries).
     pub dataset: String,
-    /// The SQL text.
+    /// The scan as SQL text.
     pub sql: String,
     /// The queries it answers.
     pub queries: Vec<QueryId>,
@@ -43,96 +78,111 @@ pub fn read_only() -> SQLOptions {
         .with_allow_statements(false)
 }
 
-/// (dataset, filter): what frequency requests must share to share a scan.
-type ScanKey<'a> = (&'a str, Option<&'a str>);
+/// A DataFusion error with its kind kept.
+pub fn eval_error(e: &DataFusionError) -> EvalError {
+    let kind = match e.find_root() {
+        DataFusionError::ResourcesExhausted(_) => EvalErrorKind::ResourcesExhausted,
+        DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::SQL(..)
+        | DataFusionError::NotImplemented(_)
+        | DataFusionError::Configuration(_) => EvalErrorKind::Plan,
+        _ => EvalErrorKind::Execution,
+    };
+    EvalError::new(kind, clean(e))
+}
+
+/// What frequency requests must share to share a scan: (dataset, filter).
+type FrequencyKey<'a> = (&'a str, Option<&'a SqlExpr>);
+
+/// The aggregates of one scan: (query, call, filter).
+type Aggregates<'a> = [(QueryId, &'a SqlExpr, Option<&'a SqlExpr>)];
 
 /// The scans that answer a plan's queries, in execution order.
 pub fn scans(plan: &Plan) -> Vec<Scan> {
     let mut out: Vec<Scan> = Vec::new();
-    let mut datasets: Vec<&str> = Vec::new();
-    for q in &plan.queries {
-        if let Query::Aggregate { dataset, .. } = q
-            && !datasets.contains(&dataset.as_str())
-        {
-            datasets.push(dataset);
-        }
-    }
-    for ds in datasets {
-        let ids: Vec<QueryId> = plan
-            .queries
-            .iter()
-            .enumerate()
-            .filter(|(_, q)| matches!(q, Query::Aggregate { dataset, .. } if dataset == ds))
-            .map(|(i, _)| i)
-            .collect();
-        let exprs: Vec<&str> = ids
-            .iter()
-            .filter_map(|i| match &plan.queries[*i] {
-                Query::Aggregate { expr, .. } => Some(expr.as_str()),
-                _ => None,
-            })
-            .collect();
-        out.push(Scan {
-            kind: "aggregate",
-            dataset: ds.to_string(),
-            sql: aggregate_sql(ds, &exprs),
-            queries: ids,
-        });
-    }
-    // Frequency requests sharing (dataset, filter) become one GROUPING SETS scan.
-    let mut groups: Vec<(ScanKey<'_>, Vec<QueryId>)> = Vec::new();
-    for (i, q) in plan.queries.iter().enumerate() {
-        if let Query::Frequency {
-            dataset, filter, ..
-        } = q
-        {
-            let key = (dataset.as_str(), filter.as_deref());
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, ids)) => ids.push(i),
-                None => groups.push((key, vec![i])),
-            }
-        }
-    }
-    for ((dataset, filter), ids) in groups {
-        let sets: Vec<&[String]> = ids
-            .iter()
-            .filter_map(|i| match &plan.queries[*i] {
-                Query::Frequency { columns, .. } => Some(columns.as_slice()),
-                _ => None,
-            })
-            .collect();
-        out.push(Scan {
-            kind: "frequency",
-            dataset: dataset.to_string(),
-            sql: frequency_sql(dataset, filter, &sets),
-            queries: ids,
-        });
-    }
+    let mut aggregates: Vec<(&str, Vec<QueryId>)> = Vec::new();
+    let mut frequencies: Vec<(FrequencyKey<'_>, Vec<QueryId>)> = Vec::new();
     for (i, q) in plan.queries.iter().enumerate() {
         match q {
-            Query::Aggregate { .. } | Query::Frequency { .. } => {}
-            Query::Sql { sql, from_user } => out.push(Scan {
-                kind: if *from_user { "custom sql" } else { "join" },
-                dataset: "*".to_string(),
-                sql: if *from_user {
-                    prepare_user_sql(sql)
-                } else {
-                    sql.clone()
-                },
-                queries: vec![i],
-            }),
-            Query::RowMatch { sql } => out.push(Scan {
-                kind: "custom sql (row level)",
-                dataset: PRIMARY.to_string(),
-                sql: prepare_user_sql(sql),
-                queries: vec![i],
-            }),
+            Query::Aggregate { dataset, .. } => {
+                match aggregates.iter_mut().find(|(d, _)| *d == dataset.as_str()) {
+                    Some((_, ids)) => ids.push(i),
+                    None => aggregates.push((dataset, vec![i])),
+                }
+            }
+            Query::Frequency {
+                dataset, filter, ..
+            } => {
+                let key = (dataset.as_str(), filter.as_ref());
+                match frequencies.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, ids)) => ids.push(i),
+                    None => frequencies.push((key, vec![i])),
+                }
+            }
+            _ => {}
         }
+    }
+    for (dataset, ids) in aggregates {
+        let texts: Vec<String> = aggregates_of(plan, &ids)
+            .iter()
+            .map(|(_, call, filter)| Query::aggregate_text(call, *filter))
+            .collect();
+        out.push(Scan {
+            kind: ScanKind::Aggregate,
+            dataset: dataset.to_string(),
+            sql: aggregate_sql(dataset, &texts),
+            queries: ids,
+        });
+    }
+    for ((dataset, filter), ids) in frequencies {
+        let sets: Vec<&[String]> = column_sets(plan, &ids);
+        out.push(Scan {
+            kind: ScanKind::Frequency,
+            dataset: dataset.to_string(),
+            sql: frequency::sql(dataset, filter.map(SqlExpr::text), &sets),
+            queries: ids,
+        });
+    }
+    for (i, q) in plan.queries.iter().enumerate() {
+        let (kind, dataset, sql) = match q {
+            Query::Aggregate { .. } | Query::Frequency { .. } => continue,
+            Query::Join { sql } => (ScanKind::Join, "*", sql.clone()),
+            Query::CustomSql { sql } => (ScanKind::CustomSql, "*", prepare_user_sql(sql)),
+            Query::RowMatch { sql } => (ScanKind::RowMatch, PRIMARY, prepare_user_sql(sql)),
+        };
+        out.push(Scan {
+            kind,
+            dataset: dataset.to_string(),
+            sql,
+            queries: vec![i],
+        });
     }
     out
 }
 
-fn aggregate_sql(dataset: &str, exprs: &[&str]) -> String {
+fn aggregates_of<'a>(
+    plan: &'a Plan,
+    ids: &[QueryId],
+) -> Vec<(QueryId, &'a SqlExpr, Option<&'a SqlExpr>)> {
+    ids.iter()
+        .filter_map(|id| match &plan.queries[*id] {
+            Query::Aggregate { call, filter, .. } => Some((*id, call, filter.as_ref())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn column_sets<'a>(plan: &'a Plan, ids: &[QueryId]) -> Vec<&'a [String]> {
+    ids.iter()
+        .filter_map(|i| match &plan.queries[*i] {
+            Query::Frequency { columns, .. } => Some(columns.as_slice()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn aggregate_sql(dataset: &str, exprs: &[String]) -> String {
     let cols: Vec<String> = exprs
         .iter()
         .enumerate()
@@ -141,87 +191,12 @@ fn aggregate_sql(dataset: &str, exprs: &[&str]) -> String {
     format!("SELECT {} FROM {}", cols.join(", "), ident(dataset))
 }
 
-/// Frequency statistics of column sets in one GROUP BY (GROUPING SETS when
-/// there are several): per set, [non-NULL rows, distinct non-NULL values,
-/// values seen once, Σ f·ln f, NULL groups], concatenated in set order.
-fn frequency_sql(dataset: &str, filter: Option<&str>, sets: &[&[String]]) -> String {
-    let filter = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
-    let all_null = |cols: &[String]| {
-        cols.iter()
-            .map(|c| format!("{} IS NULL", ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    };
-    let stats = |set: &str| {
-        format!(
-            "CAST(sum(f) FILTER (WHERE {set}NOT nk) AS DOUBLE), \
-             CAST(count(*) FILTER (WHERE {set}NOT nk) AS DOUBLE), \
-             CAST(count(*) FILTER (WHERE {set}f = 1 AND NOT nk) AS DOUBLE), \
-             sum(CAST(f AS DOUBLE) * ln(CAST(f AS DOUBLE))) FILTER (WHERE {set}NOT nk), \
-             CAST(count(*) FILTER (WHERE {set}nk) AS DOUBLE)"
-        )
-    };
-    if let [cols] = sets {
-        let keys: Vec<String> = cols.iter().map(|c| ident(c)).collect();
-        return format!(
-            "SELECT {} FROM (SELECT count(*) AS f, ({}) AS nk FROM {}{filter} GROUP BY {}) AS freq",
-            stats(""),
-            all_null(cols),
-            ident(dataset),
-            keys.join(", ")
-        );
-    }
-    // A set is recognised by exactly its own columns being grouped.
-    let mut union: Vec<&String> = Vec::new();
-    for c in sets.iter().flat_map(|s| s.iter()) {
-        if !union.contains(&c) {
-            union.push(c);
-        }
-    }
-    let set_test = |cols: &[String]| {
-        union
-            .iter()
-            .map(|u| format!("grouping({}) = {}", ident(u), u8::from(!cols.contains(u))))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    };
-    let set_id: Vec<String> = sets
-        .iter()
-        .enumerate()
-        .map(|(i, cols)| format!("WHEN {} THEN {i}", set_test(cols)))
-        .collect();
-    let null_key: Vec<String> = sets
-        .iter()
-        .map(|cols| format!("WHEN {} THEN {}", set_test(cols), all_null(cols)))
-        .collect();
-    let grouping_sets: Vec<String> = sets
-        .iter()
-        .map(|cols| {
-            format!(
-                "({})",
-                cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
-            )
-        })
-        .collect();
-    let columns: Vec<String> = (0..sets.len())
-        .map(|i| stats(&format!("gs = {i} AND ")))
-        .collect();
-    format!(
-        "SELECT {} FROM (SELECT count(*) AS f, CASE {} END AS gs, CASE {} END AS nk FROM {}{filter} \
-         GROUP BY GROUPING SETS ({})) AS freq",
-        columns.join(", "),
-        set_id.join(" "),
-        null_key.join(" "),
-        ident(dataset),
-        grouping_sets.join(", ")
-    )
-}
-
 /// Runs every query of `plan`; the result at index i answers query i.
 pub async fn execute(ctx: &SessionContext, plan: &Plan) -> Vec<QueryResult> {
     let scans = scans(plan);
     let futures = scans.iter().map(|scan| run_scan(ctx, plan, scan));
-    let mut results: Vec<QueryResult> = vec![Err("not run".to_string()); plan.queries.len()];
+    let mut results: Vec<QueryResult> =
+        vec![Err(EvalError::new(EvalErrorKind::Execution, "not run")); plan.queries.len()];
     for answered in join_all(futures).await {
         for (id, r) in answered {
             results[id] = r;
@@ -232,69 +207,127 @@ pub async fn execute(ctx: &SessionContext, plan: &Plan) -> Vec<QueryResult> {
 
 async fn run_scan(ctx: &SessionContext, plan: &Plan, scan: &Scan) -> Vec<(QueryId, QueryResult)> {
     match scan.kind {
-        "aggregate" => run_aggregate(ctx, plan, scan).await,
-        "frequency" => run_frequency(ctx, plan, scan).await,
-        _ => {
+        ScanKind::Aggregate => run_aggregate(ctx, plan, scan).await,
+        ScanKind::Frequency => run_frequency(ctx, plan, scan).await,
+        ScanKind::Join => vec![(scan.queries[0], one_row(ctx, &scan.sql).await)],
+        ScanKind::CustomSql => vec![(scan.queries[0], user_sql::scalar(ctx, &scan.sql).await)],
+        ScanKind::RowMatch => {
             let id = scan.queries[0];
             let r = match &plan.queries[id] {
                 Query::RowMatch { sql } => user_sql::row_match(ctx, sql).await,
-                Query::Sql {
-                    from_user: true, ..
-                } => user_sql::scalar(ctx, &scan.sql).await,
-                _ => one_row(ctx, &scan.sql).await,
+                _ => Err(EvalError::new(
+                    EvalErrorKind::Plan,
+                    "internal: a row-level scan without its query",
+                )),
             };
             vec![(id, r)]
         }
     }
 }
 
-/// Runs one dataset's aggregates as one scan. If it fails (one rule's bad
-/// `where`, a type error, a cast of bad data), each expression is planned
-/// alone and the plannable ones run together again, then one by one if
-/// still needed, so one bad expression fails only its own rules.
+/// The aggregate call with its filter attached.
+fn filtered(call: &SqlExpr, filter: Option<&SqlExpr>) -> Result<Expr, EvalError> {
+    let Some(filter) = filter else {
+        return Ok(call.expr().clone());
+    };
+    match call.expr().clone() {
+        Expr::AggregateFunction(mut f) => {
+            f.params.filter = Some(Box::new(filter.expr().clone()));
+            Ok(Expr::AggregateFunction(f))
+        }
+        _ => Err(EvalError::new(
+            EvalErrorKind::Plan,
+            format!("`{}` is not an aggregate function call", call.text()),
+        )),
+    }
+}
+
+/// One dataset's aggregates as a DataFrame with one column per aggregate.
+async fn aggregate_frame(
+    ctx: &SessionContext,
+    dataset: &str,
+    aggregates: &Aggregates<'_>,
+) -> Result<DataFrame, EvalError> {
+    let exprs = aggregates
+        .iter()
+        .enumerate()
+        .map(|(i, (_, call, filter))| filtered(call, *filter).map(|e| e.alias(format!("m{i}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let table = ctx.table(dataset).await.map_err(|e| eval_error(&e))?;
+    table
+        .aggregate(Vec::new(), exprs)
+        .map_err(|e| eval_error(&e))
+}
+
+/// Runs aggregates together: exactly one value per aggregate.
+async fn aggregate_values(
+    ctx: &SessionContext,
+    dataset: &str,
+    aggregates: &Aggregates<'_>,
+) -> Result<Vec<Option<f64>>, EvalError> {
+    let df = aggregate_frame(ctx, dataset, aggregates).await?;
+    let row = first_row(df).await?;
+    if row.len() != aggregates.len() {
+        return Err(EvalError::new(
+            EvalErrorKind::Shape,
+            format!(
+                "internal: the scan returned {} columns for {} aggregates",
+                row.len(),
+                aggregates.len()
+            ),
+        ));
+    }
+    Ok(row)
+}
+
+/// Runs one dataset's aggregates as one scan. If it fails (one rule's type
+/// error, a cast of bad data), each expression is planned alone and the
+/// plannable ones run together again, then one by one if still needed, so
+/// one bad expression fails only its own rules. Running out of memory is
+/// not one rule's fault: every aggregate of the scan reports it.
 async fn run_aggregate(
     ctx: &SessionContext,
     plan: &Plan,
     scan: &Scan,
 ) -> Vec<(QueryId, QueryResult)> {
-    let exprs: Vec<(QueryId, &str)> = scan
-        .queries
-        .iter()
-        .filter_map(|id| match &plan.queries[*id] {
-            Query::Aggregate { expr, .. } => Some((*id, expr.as_str())),
-            _ => None,
-        })
-        .collect();
-    if let Ok(values) = one_row(ctx, &scan.sql).await {
-        return exprs
-            .iter()
-            .zip(values)
-            .map(|((id, _), v)| (*id, Ok(vec![v])))
-            .collect();
+    let aggregates = aggregates_of(plan, &scan.queries);
+    let all_with = |r: &QueryResult| -> Vec<(QueryId, QueryResult)> {
+        aggregates.iter().map(|(id, ..)| (*id, r.clone())).collect()
+    };
+    match aggregate_values(ctx, &scan.dataset, &aggregates).await {
+        Ok(values) => {
+            return aggregates
+                .iter()
+                .zip(values)
+                .map(|((id, ..), v)| (*id, Ok(vec![v])))
+                .collect();
+        }
+        Err(e) if e.kind == EvalErrorKind::ResourcesExhausted => return all_with(&Err(e)),
+        Err(_) => {}
     }
     let mut answered = Vec::new();
-    let mut good: Vec<(QueryId, &str)> = Vec::new();
-    for (id, expr) in exprs {
-        match plan_only(ctx, &aggregate_sql(&scan.dataset, &[expr])).await {
-            Ok(()) => good.push((id, expr)),
-            Err(e) => answered.push((id, Err(e))),
+    let mut good = Vec::new();
+    for a in &aggregates {
+        match plan_only(aggregate_frame(ctx, &scan.dataset, std::slice::from_ref(a)).await) {
+            Ok(()) => good.push(*a),
+            Err(e) => answered.push((a.0, Err(e))),
         }
     }
-    let together: Vec<&str> = good.iter().map(|(_, e)| *e).collect();
-    match one_row(ctx, &aggregate_sql(&scan.dataset, &together)).await {
-        Ok(values) if !good.is_empty() => {
+    if good.is_empty() {
+        return answered;
+    }
+    match aggregate_values(ctx, &scan.dataset, &good).await {
+        Ok(values) => {
             answered.extend(
                 good.iter()
                     .zip(values)
-                    .map(|((id, _), v)| (*id, Ok(vec![v]))),
+                    .map(|((id, ..), v)| (*id, Ok(vec![v]))),
             );
         }
-        _ => {
-            for (id, expr) in good {
-                answered.push((
-                    id,
-                    one_row(ctx, &aggregate_sql(&scan.dataset, &[expr])).await,
-                ));
+        Err(_) => {
+            for a in good {
+                let r = aggregate_values(ctx, &scan.dataset, &[a]).await;
+                answered.push((a.0, r));
             }
         }
     }
@@ -308,40 +341,53 @@ async fn run_frequency(
     plan: &Plan,
     scan: &Scan,
 ) -> Vec<(QueryId, QueryResult)> {
-    const STATS: usize = 5;
-    match one_row(ctx, &scan.sql).await {
-        Ok(row) if row.len() == STATS * scan.queries.len() => scan
+    let Some(Query::Frequency {
+        dataset, filter, ..
+    }) = scan.queries.first().map(|id| &plan.queries[*id])
+    else {
+        return Vec::new();
+    };
+    let filter = filter.as_ref().map(SqlExpr::expr);
+    let sets = column_sets(plan, &scan.queries);
+    let together = frequency_values(ctx, dataset, filter, &sets).await;
+    match together {
+        Ok(row) if row.len() == frequency::STATS * sets.len() => scan
             .queries
             .iter()
-            .zip(row.chunks(STATS))
+            .zip(row.chunks(frequency::STATS))
             .map(|(id, stats)| (*id, Ok(stats.to_vec())))
             .collect(),
-        Err(e) if scan.queries.len() == 1 => vec![(scan.queries[0], Err(e))],
+        Err(e) if sets.len() == 1 || e.kind == EvalErrorKind::ResourcesExhausted => scan
+            .queries
+            .iter()
+            .map(|id| (*id, Err(e.clone())))
+            .collect(),
         _ => {
             let mut answered = Vec::new();
-            for id in &scan.queries {
-                if let Query::Frequency {
-                    dataset,
-                    filter,
-                    columns,
-                } = &plan.queries[*id]
-                {
-                    let sql = frequency_sql(dataset, filter.as_deref(), &[columns.as_slice()]);
-                    answered.push((*id, one_row(ctx, &sql).await));
-                }
+            for (id, set) in scan.queries.iter().zip(sets) {
+                answered.push((*id, frequency_values(ctx, dataset, filter, &[set]).await));
             }
             answered
         }
     }
 }
 
+async fn frequency_values(
+    ctx: &SessionContext,
+    dataset: &str,
+    filter: Option<&Expr>,
+    sets: &[&[String]],
+) -> QueryResult {
+    let table = ctx.table(dataset).await.map_err(|e| eval_error(&e))?;
+    let df = frequency::frame(table, filter, sets).map_err(|e| eval_error(&e))?;
+    first_row(df).await
+}
+
 /// Plans (and optimizes) a query without running it.
-async fn plan_only(ctx: &SessionContext, sql: &str) -> Result<(), String> {
-    let df = ctx
-        .sql_with_options(sql, read_only())
-        .await
-        .map_err(|e| clean(&e))?;
-    df.into_optimized_plan().map(|_| ()).map_err(|e| clean(&e))
+fn plan_only(df: Result<DataFrame, EvalError>) -> Result<(), EvalError> {
+    df?.into_optimized_plan()
+        .map(|_| ())
+        .map_err(|e| eval_error(&e))
 }
 
 /// Runs a query expected to return exactly one row of numbers.
@@ -349,26 +395,27 @@ pub(crate) async fn one_row(ctx: &SessionContext, sql: &str) -> QueryResult {
     let df = ctx
         .sql_with_options(sql, read_only())
         .await
-        .map_err(|e| clean(&e))?;
+        .map_err(|e| eval_error(&e))?;
     first_row(df).await
 }
 
 pub(crate) async fn first_row(df: DataFrame) -> QueryResult {
-    let batches = df.collect().await.map_err(|e| clean(&e))?;
+    let shape = |m: String| EvalError::new(EvalErrorKind::Shape, m);
+    let batches = df.collect().await.map_err(|e| eval_error(&e))?;
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if rows != 1 {
-        return Err(format!(
+        return Err(shape(format!(
             "the query returned {rows} rows; exactly one was expected"
-        ));
+        )));
     }
     let batch = batches
         .iter()
         .find(|b| b.num_rows() == 1)
-        .ok_or_else(|| "the query returned no row".to_string())?;
+        .ok_or_else(|| shape("the query returned no row".to_string()))?;
     batch
         .columns()
         .iter()
-        .map(|c| number_at(c.as_ref()))
+        .map(|c| number_at(c.as_ref()).map_err(shape))
         .collect()
 }
 
@@ -393,14 +440,4 @@ fn number_at(array: &dyn Array) -> Result<Option<f64>, String> {
         .downcast_ref::<Float64Array>()
         .ok_or_else(|| "cannot read the value as a number".to_string())?;
     Ok((!f.is_null(0)).then(|| f.value(0)))
-}
-
-/// A DataFusion error as one readable line.
-pub fn clean(e: &datafusion::error::DataFusionError) -> String {
-    e.to_string()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(": ")
 }

@@ -4,9 +4,9 @@
 
 use datafusion::prelude::SessionContext;
 
-use super::{QueryResult, clean, first_row, one_row, read_only};
-use crate::plan::PRIMARY;
-use crate::plan::sql::ident;
+use super::{eval_error, first_row, one_row, read_only};
+use crate::plan::{EvalError, EvalErrorKind, PRIMARY, QueryResult};
+use crate::sql_support::ident;
 
 /// Quotes every bare `primary` word outside strings and quoted names, so
 /// `SELECT count(*) FROM primary` plans against the dataset.
@@ -54,9 +54,12 @@ pub fn prepare_user_sql(sql: &str) -> String {
 pub async fn scalar(ctx: &SessionContext, prepared: &str) -> QueryResult {
     let row = one_row(ctx, prepared).await?;
     if row.len() != 1 {
-        return Err(format!(
-            "CustomSql must return one numeric column; the query returned {}",
-            row.len()
+        return Err(EvalError::new(
+            EvalErrorKind::Shape,
+            format!(
+                "CustomSql must return one numeric column; the query returned {}",
+                row.len()
+            ),
         ));
     }
     Ok(row)
@@ -70,26 +73,29 @@ pub async fn row_match(ctx: &SessionContext, sql: &str) -> QueryResult {
     let df = ctx
         .sql_with_options(&prepared, read_only())
         .await
-        .map_err(|e| clean(&e))?;
+        .map_err(|e| eval_error(&e))?;
     let returned: Vec<String> = df
         .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let primary = ctx.table(PRIMARY).await.map_err(|e| clean(&e))?;
+    let primary = ctx.table(PRIMARY).await.map_err(|e| eval_error(&e))?;
     let missing: Vec<&String> = returned
         .iter()
         .filter(|c| primary.schema().field_with_unqualified_name(c).is_err())
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "CustomSql returned columns the dataset lacks: {}",
-            missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+        return Err(EvalError::new(
+            EvalErrorKind::Plan,
+            format!(
+                "CustomSql returned columns the dataset lacks: {}",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     let on: Vec<String> = returned
@@ -105,7 +111,7 @@ pub async fn row_match(ctx: &SessionContext, sql: &str) -> QueryResult {
     let df = ctx
         .sql_with_options(&count_sql, read_only())
         .await
-        .map_err(|e| clean(&e))?;
+        .map_err(|e| eval_error(&e))?;
     first_row(df).await
 }
 

@@ -5,11 +5,10 @@ use chrono::{DateTime, Utc};
 
 use crate::dqdl::ast::{CompareOp, Condition, InSet, LogicalOp, NumExpr, Operand, RuleExpr};
 use crate::dqdl::format::condition_text;
-use crate::engine::QueryResult;
 use crate::history::anomaly::{self, Observation};
 use crate::history::dynamic::{self, Usage};
 use crate::history::{History, SeriesKey};
-use crate::plan::{Check, Formula, FreqStat, LeafPlan, Outcome};
+use crate::plan::{Check, EvalErrorKind, Formula, FreqStat, LeafPlan, Outcome, QueryResult};
 
 /// What judging needs beyond query results: the metric history and the
 /// evaluation clock.
@@ -52,7 +51,15 @@ fn value(f: &Formula, results: &[QueryResult]) -> Result<Option<f64>, Problem> {
             .get(q)
             .ok_or_else(|| Problem::Error("internal: missing query result".to_string()))?
             .as_ref()
-            .map_err(|e| Problem::Error(e.clone()))
+            .map_err(|e| {
+                Problem::Error(match e.kind {
+                    EvalErrorKind::ResourcesExhausted => format!(
+                        "the evaluation ran out of memory before this rule could be computed: {}",
+                        e.message
+                    ),
+                    _ => e.message.clone(),
+                })
+            })
     };
     let at = |r: &Vec<Option<f64>>, i: usize| r.get(i).copied().flatten();
     Ok(match f {

@@ -6,8 +6,16 @@
 //!   aggregates share ONE scan (`where` becomes an aggregate `FILTER`).
 //! - [`Query::Frequency`]: value frequencies of a column set (Uniqueness,
 //!   Entropy, ...); one GROUP BY per (dataset, filter, columns).
-//! - [`Query::Sql`]: a whole query (CustomSql, ReferentialIntegrity, ...).
+//! - [`Query::Join`], [`Query::CustomSql`], [`Query::RowMatch`]: whole
+//!   queries (ReferentialIntegrity and DatasetMatch; the user's CustomSql).
+//!
+//! Expressions are typed: the planner spells each one as SQL over quoted
+//! identifiers and literals, and an [`ExprParser`] (the engine's) turns it
+//! into a DataFusion [`Expr`] against the dataset's schema at planning
+//! time. A rule's `where` is parsed alone and must be one boolean
+//! expression, so no text of a ruleset is ever spliced into a scan.
 
+pub mod anomaly;
 pub mod files;
 mod rules;
 pub mod sql;
@@ -16,7 +24,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
-use serde::Serialize;
+use datafusion::logical_expr::Expr;
+use serde::{Serialize, Serializer};
 
 use crate::dqdl::ast::{Condition, ConstantValue, Ruleset};
 
@@ -25,16 +34,86 @@ pub use rules::plan_ruleset;
 /// Index of a query in [`Plan::queries`].
 pub type QueryId = usize;
 
+/// A parsed expression with the SQL text it was parsed from. The text keys
+/// deduplication (equal texts parse to equal expressions) and is what
+/// `--explain` prints.
+#[derive(Debug, Clone)]
+pub struct SqlExpr {
+    text: String,
+    expr: Expr,
+}
+
+impl SqlExpr {
+    /// Pairs an expression with its text.
+    pub fn new(text: impl Into<String>, expr: Expr) -> SqlExpr {
+        SqlExpr {
+            text: text.into(),
+            expr,
+        }
+    }
+
+    /// The SQL text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The DataFusion expression.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// Both predicates (`self AND other`).
+    pub fn and(&self, other: &SqlExpr) -> SqlExpr {
+        SqlExpr {
+            text: format!("{} AND {}", self.text, other.text),
+            expr: self.expr.clone().and(other.expr.clone()),
+        }
+    }
+}
+
+impl PartialEq for SqlExpr {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for SqlExpr {}
+
+impl std::hash::Hash for SqlExpr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+impl Serialize for SqlExpr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+/// Turns SQL expression text into typed expressions over a dataset's
+/// columns. The engine implements it with the evaluation's session, so
+/// functions resolve exactly as they will run.
+pub trait ExprParser {
+    /// Any single expression (aggregate calls included).
+    fn value(&self, dataset: &str, text: &str) -> Result<Expr, String>;
+    /// A single boolean expression (a `where`, a per-row predicate).
+    fn predicate(&self, dataset: &str, text: &str) -> Result<Expr, String>;
+}
+
 /// A metric request. Equal requests are merged.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Query {
-    /// One aggregate expression over a dataset, `CAST(... AS DOUBLE)`.
+    /// One aggregate function call over a dataset; all of a dataset's
+    /// aggregates run as one scan.
     Aggregate {
         /// Dataset alias.
         dataset: String,
-        /// The aggregate expression, filter included.
-        expr: String,
+        /// The aggregate call, e.g. `count("email")`.
+        call: SqlExpr,
+        /// Rows it aggregates (`FILTER (WHERE …)`), if not all.
+        filter: Option<SqlExpr>,
     },
     /// Frequency statistics of a column set: [non-NULL rows, distinct
     /// non-NULL values, values seen once, Σ f·ln f, NULL groups].
@@ -42,16 +121,20 @@ pub enum Query {
         /// Dataset alias.
         dataset: String,
         /// The `where` predicate, if any.
-        filter: Option<String>,
+        filter: Option<SqlExpr>,
         /// The columns grouped by.
         columns: Vec<String>,
     },
-    /// A whole query returning one row of numbers.
-    Sql {
+    /// A query across datasets written by the planner (quoted identifiers
+    /// only), returning one row of numbers.
+    Join {
         /// The query text.
         sql: String,
-        /// True when the text comes from a ruleset (CustomSql).
-        from_user: bool,
+    },
+    /// The user's CustomSql, returning one number.
+    CustomSql {
+        /// The user's query.
+        sql: String,
     },
     /// Row-level CustomSql: [primary rows matching a returned row, primary rows].
     RowMatch {
@@ -59,6 +142,54 @@ pub enum Query {
         sql: String,
     },
 }
+
+impl Query {
+    /// The aggregate as SQL text: `call FILTER (WHERE filter)`.
+    pub fn aggregate_text(call: &SqlExpr, filter: Option<&SqlExpr>) -> String {
+        match filter {
+            Some(f) => format!("{} FILTER (WHERE {})", call.text(), f.text()),
+            None => call.text().to_string(),
+        }
+    }
+}
+
+/// Why a query has no result, keeping DataFusion's kind of failure: a rule
+/// that cannot be planned is not an evaluation that ran out of memory.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    /// What kind of failure.
+    pub kind: EvalErrorKind,
+    /// One readable line.
+    pub message: String,
+}
+
+/// Kinds of evaluation failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalErrorKind {
+    /// The query does not plan: unknown column, type mismatch, bad SQL.
+    Plan,
+    /// The query failed while running: a cast of bad data, unreadable input.
+    Execution,
+    /// The memory pool or another resource ran out.
+    ResourcesExhausted,
+    /// The query ran but did not answer with one row of numbers.
+    Shape,
+}
+
+impl EvalError {
+    /// An error of `kind`.
+    pub fn new(kind: EvalErrorKind, message: impl Into<String>) -> EvalError {
+        EvalError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One row of numbers per query, or why the query failed.
+pub type QueryResult = Result<Vec<Option<f64>>, EvalError>;
 
 /// Which statistic of a [`Query::Frequency`] result a formula takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -139,7 +270,7 @@ pub enum Check {
         /// The metrics watched.
         metrics: Vec<(String, Formula)>,
         /// Detector settings from the rule's tags.
-        settings: crate::history::anomaly::Settings,
+        settings: anomaly::Settings,
     },
     /// Decided while planning (schema facts, unsupported rules).
     Decided {
@@ -165,9 +296,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowPredicate {
     /// TRUE when the row passes (total: never NULL).
-    pub passes: String,
+    pub passes: SqlExpr,
     /// The rule's `where`; rows outside it are skipped.
-    pub filter: Option<String>,
+    pub filter: Option<SqlExpr>,
 }
 
 /// The plan of one leaf rule or analyzer.
@@ -206,6 +337,8 @@ pub struct PlanContext<'a> {
     pub now: DateTime<Utc>,
     /// Files for the File* rules.
     pub files: files::FileScope<'a>,
+    /// Parses expression text against the datasets' columns.
+    pub parser: &'a dyn ExprParser,
 }
 
 /// The alias of the dataset under evaluation.

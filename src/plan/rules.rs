@@ -135,43 +135,68 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn agg(&mut self, dataset: &str, call: &str, filter: Option<&str>) -> Formula {
-        let expr = match filter {
-            Some(f) => format!("CAST({call} FILTER (WHERE {f}) AS DOUBLE)"),
-            None => format!("CAST({call} AS DOUBLE)"),
-        };
-        let id = self.reg.add(Query::Aggregate {
-            dataset: dataset.to_string(),
-            expr,
-        });
-        Formula::Value(id, 0)
+    /// Parses a value expression written by the planner.
+    fn value_expr(&self, dataset: &str, text: &str) -> Result<SqlExpr, Settled> {
+        let expr = self.ctx.parser.value(dataset, text).map_err(error)?;
+        Ok(SqlExpr::new(text, expr))
     }
 
-    fn row_count(&mut self, dataset: &str, filter: Option<&str>) -> Formula {
+    /// Parses a per-row predicate written by the planner.
+    fn predicate(&self, dataset: &str, text: &str) -> Result<SqlExpr, Settled> {
+        let expr = self.ctx.parser.predicate(dataset, text).map_err(error)?;
+        Ok(SqlExpr::new(text, expr))
+    }
+
+    /// A rule's `where`: one boolean expression over the primary dataset.
+    fn where_filter(&self, text: &str) -> Result<SqlExpr, Settled> {
+        let expr = self
+            .ctx
+            .parser
+            .predicate(PRIMARY, text)
+            .map_err(|e| error(format!("invalid where clause \"{text}\": {e}")))?;
+        Ok(SqlExpr::new(format!("({text})"), expr))
+    }
+
+    fn agg(
+        &mut self,
+        dataset: &str,
+        call: &str,
+        filter: Option<&SqlExpr>,
+    ) -> Result<Formula, Settled> {
+        let call = self.value_expr(dataset, call)?;
+        let id = self.reg.add(Query::Aggregate {
+            dataset: dataset.to_string(),
+            call,
+            filter: filter.cloned(),
+        });
+        Ok(Formula::Value(id, 0))
+    }
+
+    fn row_count(&mut self, dataset: &str, filter: Option<&SqlExpr>) -> Result<Formula, Settled> {
         self.agg(dataset, "count(*)", filter)
     }
 
     /// Passing rows / considered rows for a total per-row predicate.
-    fn compliance(&mut self, pred: &str, filter: Option<&str>) -> Formula {
+    fn compliance(&mut self, pred: &SqlExpr, filter: Option<&SqlExpr>) -> Result<Formula, Settled> {
         let both = match filter {
-            Some(f) => format!("{f} AND {pred}"),
-            None => pred.to_string(),
+            Some(f) => f.and(pred),
+            None => pred.clone(),
         };
-        let passing = self.agg(PRIMARY, "count(*)", Some(&both));
-        let total = self.row_count(PRIMARY, filter);
-        ratio(passing, total)
+        let passing = self.agg(PRIMARY, "count(*)", Some(&both))?;
+        let total = self.row_count(PRIMARY, filter)?;
+        Ok(ratio(passing, total))
     }
 
     fn frequency(
         &mut self,
         dataset: &str,
         columns: Vec<String>,
-        filter: Option<&str>,
+        filter: Option<&SqlExpr>,
         stat: FreqStat,
     ) -> Formula {
         let id = self.reg.add(Query::Frequency {
             dataset: dataset.to_string(),
-            filter: filter.map(str::to_string),
+            filter: filter.cloned(),
             columns,
         });
         Formula::Freq(id, stat)
@@ -179,8 +204,11 @@ impl<'a> Planner<'a> {
 
     fn rule(&mut self, r: &Rule) -> Result<LeafPlan, Settled> {
         use RuleType::*;
-        let filter_owned = r.where_clause.as_ref().map(|w| format!("({})", w.value));
-        let filter = filter_owned.as_deref();
+        let filter_owned = match &r.where_clause {
+            Some(w) => Some(self.where_filter(&w.value)?),
+            None => None,
+        };
+        let filter = filter_owned.as_ref();
         let params: Vec<String> = r.params.iter().map(|p| self.text(p)).collect();
         let condition = || {
             r.condition
@@ -190,7 +218,7 @@ impl<'a> Planner<'a> {
         let t = r.rule_type;
         match t {
             RowCount => {
-                let v = self.row_count(PRIMARY, filter);
+                let v = self.row_count(PRIMARY, filter)?;
                 Ok(numeric("Dataset.*.RowCount", v, condition()?))
             }
             ColumnCount => {
@@ -208,7 +236,7 @@ impl<'a> Planner<'a> {
             ColumnNamesMatchPattern => self.names_match(&params[0]),
             Completeness | IsComplete => {
                 let (c, _) = self.column(PRIMARY, &params[0])?;
-                let v = self.completeness(&c, filter);
+                let v = self.completeness(&c, filter)?;
                 let name = format!("Column.{}.Completeness", params[0]);
                 Ok(if t == IsComplete {
                     leaf(
@@ -245,7 +273,7 @@ impl<'a> Planner<'a> {
                         for (c, p) in cols.iter().zip(&params) {
                             values.push((
                                 format!("Column.{p}.Completeness"),
-                                self.completeness(c, filter),
+                                self.completeness(c, filter)?,
                             ));
                         }
                         Ok(leaf(values.clone(), Check::AllOne { values }))
@@ -292,9 +320,8 @@ impl<'a> Planner<'a> {
             DataFreshness => self.data_freshness(&params[0], &condition()?, filter),
             CustomSql => Ok(match &r.condition {
                 Some(c) => {
-                    let id = self.reg.add(Query::Sql {
+                    let id = self.reg.add(Query::CustomSql {
                         sql: params[0].clone(),
-                        from_user: true,
                     });
                     numeric("Dataset.*.CustomSQL", Formula::Value(id, 0), c.clone())
                 }
@@ -317,8 +344,8 @@ impl<'a> Planner<'a> {
             RowCountMatch => {
                 self.schema(&params[0])?;
                 let v = ratio(
-                    self.row_count(PRIMARY, None),
-                    self.row_count(&params[0], None),
+                    self.row_count(PRIMARY, None)?,
+                    self.row_count(&params[0], None)?,
                 );
                 Ok(numeric(
                     &format!("Dataset.{}.RowCountMatch", params[0]),
@@ -401,7 +428,7 @@ impl<'a> Planner<'a> {
                 spec.max_params
             )));
         }
-        let mut settings = crate::history::anomaly::Settings::default();
+        let mut settings = super::anomaly::Settings::default();
         for tag in &r.tags {
             if let Condition::Compare { operand, .. } = &tag.condition {
                 let (number, text) = match operand {
@@ -443,10 +470,10 @@ impl<'a> Planner<'a> {
         ))
     }
 
-    fn completeness(&mut self, col: &str, filter: Option<&str>) -> Formula {
-        let nn = self.agg(PRIMARY, &format!("count({})", ident(col)), filter);
-        let rows = self.row_count(PRIMARY, filter);
-        ratio(nn, rows)
+    fn completeness(&mut self, col: &str, filter: Option<&SqlExpr>) -> Result<Formula, Settled> {
+        let nn = self.agg(PRIMARY, &format!("count({})", ident(col)), filter)?;
+        let rows = self.row_count(PRIMARY, filter)?;
+        Ok(ratio(nn, rows))
     }
 
     fn numeric_column(&self, name: &str, what: &str) -> Result<String, Settled> {
@@ -464,7 +491,7 @@ impl<'a> Planner<'a> {
         &mut self,
         t: RuleType,
         name: &str,
-        filter: Option<&str>,
+        filter: Option<&SqlExpr>,
     ) -> Result<Formula, Settled> {
         let c = self.numeric_column(name, t.name())?;
         let f = match t {
@@ -473,18 +500,26 @@ impl<'a> Planner<'a> {
             RuleType::StandardDeviation => "stddev_pop",
             _ => "var_pop",
         };
-        Ok(self.agg(PRIMARY, &format!("{f}({})", ident(&c)), filter))
+        self.agg(PRIMARY, &format!("{f}({})", ident(&c)), filter)
     }
 
-    fn correlation(&mut self, a: &str, b: &str, filter: Option<&str>) -> Result<Formula, Settled> {
+    fn correlation(
+        &mut self,
+        a: &str,
+        b: &str,
+        filter: Option<&SqlExpr>,
+    ) -> Result<Formula, Settled> {
         let ca = self.numeric_column(a, "ColumnCorrelation")?;
         let cb = self.numeric_column(b, "ColumnCorrelation")?;
-        let both = format!("{} IS NOT NULL AND {} IS NOT NULL", ident(&ca), ident(&cb));
+        let both = self.predicate(
+            PRIMARY,
+            &format!("{} IS NOT NULL AND {} IS NOT NULL", ident(&ca), ident(&cb)),
+        )?;
         let f = match filter {
-            Some(w) => format!("{w} AND {both}"),
+            Some(w) => w.and(&both),
             None => both,
         };
-        Ok(self.agg(
+        self.agg(
             PRIMARY,
             &format!(
                 "corr(CAST({} AS DOUBLE), CAST({} AS DOUBLE))",
@@ -492,7 +527,7 @@ impl<'a> Planner<'a> {
                 ident(&cb)
             ),
             Some(&f),
-        ))
+        )
     }
 
     fn names_match(&self, pattern: &str) -> Result<LeafPlan, Settled> {
@@ -526,15 +561,16 @@ impl<'a> Planner<'a> {
         subject: String,
         pred: String,
         threshold: Option<Condition>,
-        filter: Option<&str>,
+        filter: Option<&SqlExpr>,
         mut extra: Vec<(String, Formula)>,
         report_compliance: bool,
-    ) -> LeafPlan {
-        let compliance = self.compliance(&pred, filter);
+    ) -> Result<LeafPlan, Settled> {
+        let pred = self.predicate(PRIMARY, &pred)?;
+        let compliance = self.compliance(&pred, filter)?;
         if report_compliance {
             extra.insert(0, (subject.clone(), compliance.clone()));
         }
-        LeafPlan {
+        Ok(LeafPlan {
             metrics: extra,
             check: Check::RowLevel {
                 subject,
@@ -543,35 +579,35 @@ impl<'a> Planner<'a> {
             },
             row_predicate: Some(RowPredicate {
                 passes: pred,
-                filter: filter.map(str::to_string),
+                filter: filter.cloned(),
             }),
             where_clause: None,
-        }
+        })
     }
 
     fn column_length(
         &mut self,
         name: &str,
         cond: &Condition,
-        filter: Option<&str>,
+        filter: Option<&SqlExpr>,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
         let len = format!("COALESCE(character_length({}), 0)", sql::as_text(&c, &t));
         let pred = sql::numeric_predicate(&len, cond).map_err(error)?;
-        let min = self.agg(PRIMARY, &format!("min({len})"), filter);
-        let max = self.agg(PRIMARY, &format!("max({len})"), filter);
+        let min = self.agg(PRIMARY, &format!("min({len})"), filter)?;
+        let max = self.agg(PRIMARY, &format!("max({len})"), filter)?;
         let extra = vec![
             (format!("Column.{name}.MinimumLength"), min),
             (format!("Column.{name}.MaximumLength"), max),
         ];
-        Ok(self.row_level(
+        self.row_level(
             format!("Column.{name}.ColumnLength.Compliance"),
             pred,
             None,
             filter,
             extra,
             false,
-        ))
+        )
     }
 
     fn text_items(&self, operands: &[&Operand]) -> Result<Vec<TextItem>, Settled> {
@@ -611,7 +647,7 @@ impl<'a> Planner<'a> {
         name: &str,
         cond: &Condition,
         threshold: Option<Condition>,
-        filter: Option<&str>,
+        filter: Option<&SqlExpr>,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
         let kind = value_kind(cond).map_err(|(_, m)| error(m))?;
@@ -642,11 +678,11 @@ impl<'a> Planner<'a> {
                         _ => (false, false),
                     };
                     if want_max {
-                        let v = self.agg(PRIMARY, &format!("max({})", ident(&c)), filter);
+                        let v = self.agg(PRIMARY, &format!("max({})", ident(&c)), filter)?;
                         extra.push((format!("Column.{name}.Maximum"), v));
                     }
                     if want_min {
-                        let v = self.agg(PRIMARY, &format!("min({})", ident(&c)), filter);
+                        let v = self.agg(PRIMARY, &format!("min({})", ident(&c)), filter)?;
                         extra.push((format!("Column.{name}.Minimum"), v));
                     }
                 }
@@ -706,14 +742,14 @@ impl<'a> Planner<'a> {
                 sql::temporal_predicate(&sql::as_temporal(&c, &t), cond, &bounds).map_err(error)?
             }
         };
-        Ok(self.row_level(
+        self.row_level(
             format!("Column.{name}.ColumnValues.Compliance"),
             pred,
             threshold,
             filter,
             extra,
             true,
-        ))
+        )
     }
 
     fn column_data_type(
@@ -721,7 +757,7 @@ impl<'a> Planner<'a> {
         name: &str,
         cond: &Condition,
         threshold: Option<Condition>,
-        filter: Option<&str>,
+        filter: Option<&SqlExpr>,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
         let text = sql::as_text(&c, &t);
@@ -764,21 +800,21 @@ impl<'a> Planner<'a> {
                 ));
             }
         };
-        Ok(self.row_level(
+        self.row_level(
             format!("Column.{name}.ColumnDataType.Compliance"),
             pred,
             threshold,
             filter,
             Vec::new(),
             true,
-        ))
+        )
     }
 
     fn data_freshness(
         &mut self,
         name: &str,
         cond: &Condition,
-        filter: Option<&str>,
+        filter: Option<&SqlExpr>,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
         if !(sql::is_temporal(&t) || sql::is_string(&t)) {
@@ -842,14 +878,14 @@ impl<'a> Planner<'a> {
             }
             _ => return Err(error("DataFreshness needs a duration condition")),
         };
-        Ok(self.row_level(
+        self.row_level(
             format!("Column.{name}.DataFreshness.Compliance"),
             pred,
             None,
             filter,
             Vec::new(),
             true,
-        ))
+        )
     }
 
     fn schema_match(&self, alias: &str) -> Result<f64, Settled> {
@@ -903,11 +939,8 @@ impl<'a> Planner<'a> {
             ident(&alias),
             conds.join(" AND ")
         );
-        let id = self.reg.add(Query::Sql {
-            sql,
-            from_user: false,
-        });
-        let total = self.row_count(PRIMARY, None);
+        let id = self.reg.add(Query::Join { sql });
+        let total = self.row_count(PRIMARY, None)?;
         Ok(ratio(Formula::Value(id, 0), total))
     }
 
@@ -980,10 +1013,7 @@ impl<'a> Planner<'a> {
                 equal.join(" AND ")
             )),
         );
-        let id = self.reg.add(Query::Sql {
-            sql,
-            from_user: false,
-        });
+        let id = self.reg.add(Query::Join { sql });
         Ok(Formula::DatasetMatch(id))
     }
 
@@ -1033,7 +1063,7 @@ impl<'a> Planner<'a> {
                 sql::describe(&t)
             )));
         }
-        let f = self.agg(&alias, &format!("{func}({})", ident(&c)), None);
+        let f = self.agg(&alias, &format!("{func}({})", ident(&c)), None)?;
         Ok((col, f))
     }
 
@@ -1056,7 +1086,7 @@ impl<'a> Planner<'a> {
                 let mut metrics = vec![
                     (
                         "Dataset.*.RowCount".to_string(),
-                        self.row_count(PRIMARY, None),
+                        self.row_count(PRIMARY, None)?,
                     ),
                     (
                         "Dataset.*.ColumnCount".to_string(),
@@ -1067,7 +1097,7 @@ impl<'a> Planner<'a> {
                     let (c, ty) = self.column(PRIMARY, &name)?;
                     metrics.push((
                         format!("Column.{name}.Completeness"),
-                        self.completeness(&c, None),
+                        self.completeness(&c, None)?,
                     ));
                     metrics.push((
                         format!("Column.{name}.Uniqueness"),
@@ -1083,7 +1113,7 @@ impl<'a> Planner<'a> {
                         ] {
                             metrics.push((
                                 format!("Column.{name}.{label}"),
-                                self.agg(PRIMARY, &format!("{f}({})", ident(&c)), None),
+                                self.agg(PRIMARY, &format!("{f}({})", ident(&c)), None)?,
                             ));
                         }
                         metrics.push((
@@ -1094,11 +1124,11 @@ impl<'a> Planner<'a> {
                         let len = format!("character_length({})", ident(&c));
                         metrics.push((
                             format!("Column.{name}.MinimumLength"),
-                            self.agg(PRIMARY, &format!("min({len})"), None),
+                            self.agg(PRIMARY, &format!("min({len})"), None)?,
                         ));
                         metrics.push((
                             format!("Column.{name}.MaximumLength"),
-                            self.agg(PRIMARY, &format!("max({len})"), None),
+                            self.agg(PRIMARY, &format!("max({len})"), None)?,
                         ));
                     }
                 }
@@ -1118,11 +1148,11 @@ impl<'a> Planner<'a> {
                 if t == ColumnValues && sql::is_numeric(&ty) {
                     metrics.push((
                         format!("Column.{}.Minimum", names[0]),
-                        self.agg(PRIMARY, &format!("min({})", ident(&c)), None),
+                        self.agg(PRIMARY, &format!("min({})", ident(&c)), None)?,
                     ));
                     metrics.push((
                         format!("Column.{}.Maximum", names[0]),
-                        self.agg(PRIMARY, &format!("max({})", ident(&c)), None),
+                        self.agg(PRIMARY, &format!("max({})", ident(&c)), None)?,
                     ));
                 }
                 Ok(leaf(

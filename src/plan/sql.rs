@@ -8,35 +8,7 @@ use datafusion::arrow::datatypes::DataType;
 
 use crate::dqdl::ast::{CompareOp, Condition, DateValue, InSet, Operand};
 
-/// Quotes an SQL identifier (`"col"`, with `"` doubled).
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quotes an SQL string literal (`'text'`, with `'` doubled).
-pub fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// A number as an SQL literal.
-pub fn number(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v}")
-    }
-}
-
-/// True for integer, unsigned, float and decimal types.
-pub fn is_numeric(t: &DataType) -> bool {
-    t.is_numeric() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))
-}
-
-/// True for the string types.
-pub fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        || matches!(t, DataType::Dictionary(_, v) if is_string(v))
-}
+pub use crate::sql_support::{ident, is_numeric, is_string, is_temporal, literal, number};
 
 /// A column type as a steward reads it: "a string column (Utf8View)".
 pub fn describe(t: &DataType) -> String {
@@ -54,14 +26,6 @@ pub fn describe(t: &DataType) -> String {
         "a"
     };
     format!("{kind} column ({t})")
-}
-
-/// True for dates and timestamps.
-pub fn is_temporal(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
-    )
 }
 
 /// A column expression as a string, casting non-string columns.
@@ -364,14 +328,6 @@ pub fn casts_to(text_sql: &str, sql_type: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(literal("O'Brien"), "'O''Brien'");
-        assert_eq!(number(5.0), "5.0");
-        assert_eq!(number(0.98), "0.98");
-    }
 
     #[test]
     fn cast_types() {

@@ -464,7 +464,7 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
     }
     .map_err(|e| fail(e.to_string()))?;
     ctx.register_table(spec.alias.as_str(), Arc::new(provider))
-        .map_err(|e| fail(crate::engine::clean(&e)))?;
+        .map_err(|e| fail(crate::sql_support::clean(&e)))?;
     Ok(Registered {
         format: Some(Format::Iceberg),
         snapshot_id,
@@ -563,7 +563,7 @@ async fn register_appended(
         if let Some((bucket, _)) = objects::split_s3(f) {
             objects::s3_store(ctx, &bucket, &spec.options).await?;
         }
-        urls.push(ListingTableUrl::parse(f).map_err(|e| fail(crate::engine::clean(&e)))?);
+        urls.push(ListingTableUrl::parse(f).map_err(|e| fail(crate::sql_support::clean(&e)))?);
     }
     let table_provider: Arc<dyn datafusion::datasource::TableProvider> = if urls.is_empty() {
         Arc::new(datafusion::datasource::empty::EmptyTable::new(schema))
@@ -571,10 +571,10 @@ async fn register_appended(
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())))
             .with_schema(schema);
-        Arc::new(ListingTable::try_new(config).map_err(|e| fail(crate::engine::clean(&e)))?)
+        Arc::new(ListingTable::try_new(config).map_err(|e| fail(crate::sql_support::clean(&e)))?)
     };
     ctx.register_table(spec.alias.as_str(), table_provider)
-        .map_err(|e| fail(crate::engine::clean(&e)))?;
+        .map_err(|e| fail(crate::sql_support::clean(&e)))?;
     Ok(words)
 }
 

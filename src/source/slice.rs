@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 
 use super::{DatasetSpec, SourceError};
-use crate::plan::sql::{self, ident, literal};
+use crate::sql_support::{self as sql, ident, literal};
 
 /// The hidden name of a sliced dataset's full table.
 pub fn unsliced_name(alias: &str) -> String {
@@ -47,7 +47,7 @@ pub async fn apply(ctx: &SessionContext, spec: &DatasetSpec) -> Result<String, S
     let table = ctx
         .table(spec.alias.as_str())
         .await
-        .map_err(|e| bad(crate::engine::clean(&e)))?;
+        .map_err(|e| bad(crate::sql_support::clean(&e)))?;
     let field = table
         .schema()
         .fields()
@@ -80,10 +80,10 @@ pub async fn apply(ctx: &SessionContext, spec: &DatasetSpec) -> Result<String, S
     let hidden = unsliced_name(&spec.alias);
     let full = ctx
         .deregister_table(spec.alias.as_str())
-        .map_err(|e| bad(crate::engine::clean(&e)))?
+        .map_err(|e| bad(crate::sql_support::clean(&e)))?
         .ok_or_else(|| bad("internal: the table vanished before slicing".to_string()))?;
     ctx.register_table(hidden.as_str(), full)
-        .map_err(|e| bad(crate::engine::clean(&e)))?;
+        .map_err(|e| bad(crate::sql_support::clean(&e)))?;
     let view = ctx
         .sql(&format!(
             "SELECT * FROM {} WHERE {}",
@@ -91,10 +91,10 @@ pub async fn apply(ctx: &SessionContext, spec: &DatasetSpec) -> Result<String, S
             predicates.join(" AND ")
         ))
         .await
-        .map_err(|e| bad(crate::engine::clean(&e)))?
+        .map_err(|e| bad(crate::sql_support::clean(&e)))?
         .into_view();
     ctx.register_table(spec.alias.as_str(), view)
-        .map_err(|e| bad(crate::engine::clean(&e)))?;
+        .map_err(|e| bad(crate::sql_support::clean(&e)))?;
     let pruning = partition_pruning(ctx, spec, column, start, end).await;
     Ok(format!("{}{pruning}", words.join(" and ")))
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::NaiveDate;
-use dqgate::check::{CheckRequest, run};
+use dqgate::check::{CheckRequest, prepare, run};
 use dqgate::dqdl;
 use dqgate::plan::Outcome;
 use dqgate::sample::{SampleSpec, generate};
@@ -111,5 +111,60 @@ fn demo_command_generates_and_reports() {
     assert_eq!(partitions, 3, "one ingestion_date folder per day");
     for r in reports.as_array().into_iter().flatten() {
         assert_eq!(r["errors"], 0, "{r}");
+    }
+}
+
+/// `--explain` of each DeFtunes ruleset, pinned: the scans, their SQL and
+/// the rules each serves (UPDATE_GOLDEN=1 rewrites the files).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deftunes_plans_match_golden() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let anchor = NaiveDate::from_ymd_opt(2026, 11, 26)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("anchor");
+    let sample = generate(
+        dir.path(),
+        &SampleSpec {
+            sessions: 500,
+            days: 2,
+            seed: 42,
+            anchor,
+        },
+        |_| {},
+    )
+    .expect("sample data");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (name, datasets) in [
+        (
+            "sessions",
+            vec![
+                spec("primary", &sample.sessions),
+                spec("users", &sample.users),
+                spec("songs", &sample.songs),
+            ],
+        ),
+        ("users", vec![spec("primary", &sample.users)]),
+        ("songs", vec![spec("primary", &sample.songs)]),
+    ] {
+        let text = std::fs::read_to_string(root.join(format!("rulesets/deftunes/{name}.dqdl")))
+            .expect("ruleset");
+        let prepared = prepare(CheckRequest {
+            ruleset_name: name.into(),
+            ruleset_text: text,
+            datasets,
+            now: Some(anchor.and_utc() + chrono::Duration::hours(6)),
+            memory_limit: None,
+        })
+        .await
+        .expect("plans");
+        let actual = prepared.explain();
+        let golden = root.join(format!("tests/golden/plan/{name}.txt"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(golden.parent().expect("folder")).expect("mkdir");
+            std::fs::write(&golden, &actual).expect("write golden");
+        }
+        let expected =
+            std::fs::read_to_string(&golden).expect("golden exists (UPDATE_GOLDEN=1 writes it)");
+        assert_eq!(actual, expected, "{name}");
     }
 }

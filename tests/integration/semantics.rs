@@ -97,6 +97,23 @@ fn cases() -> Vec<Case> {
         c("RowCount > NULL", E, &[]),
         c("RowCount > 0 where \"nosuch > 1\"", E, &[]),
         c("RowCount > 0 where \"age >\"", E, &[]),
+        // A `where` is one boolean expression: text that would close the
+        // FILTER and add a column to the shared scan is an Error of its own
+        // rule, and every other rule keeps its own metric (checked here by
+        // the cases around it).
+        c(
+            "RowCount > 0 where \"id > 0)) AS m0, count(*) FILTER (WHERE (id > 1\"",
+            E,
+            &[],
+        ),
+        c("RowCount > 0 where \"id > 0 AS renamed\"", E, &[]),
+        c("RowCount > 0 where \"age\"", E, &[]),
+        c("RowCount > 0 where \"id > 0 -- comment\"", P, &[(rc, 10.0)]),
+        c(
+            "RowCount > 0 where \"id IN (SELECT id FROM reference)\"",
+            E,
+            &[],
+        ),
         // ---- ColumnCount, ColumnExists, ColumnNamesMatchPattern
         c("ColumnCount = 9", P, &[("Dataset.*.ColumnCount", 9.0)]),
         c("ColumnCount > 9", F, &[]),
