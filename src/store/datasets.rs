@@ -1,9 +1,7 @@
 //! Registered datasets.
 
+use super::{Store, StoreError, decode_json, now_text};
 use serde::Serialize;
-use sqlx::Row;
-
-use super::{Store, StoreError, now_text};
 
 /// A registered dataset.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -20,6 +18,32 @@ pub struct DatasetRecord {
     pub created_at: String,
     /// Last changed.
     pub updated_at: String,
+}
+
+/// A `datasets` row; `options` is JSON text.
+#[derive(sqlx::FromRow)]
+struct DatasetRow {
+    name: String,
+    format: String,
+    location: String,
+    options: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<DatasetRow> for DatasetRecord {
+    type Error = StoreError;
+
+    fn try_from(r: DatasetRow) -> Result<Self, StoreError> {
+        Ok(DatasetRecord {
+            options: decode_json("dataset options", &r.options)?,
+            name: r.name,
+            format: r.format,
+            location: r.location,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
 }
 
 impl Store {
@@ -76,29 +100,18 @@ impl Store {
 
     /// A registered dataset.
     pub async fn get_dataset(&self, name: &str) -> Result<Option<DatasetRecord>, StoreError> {
-        let row = sqlx::query("SELECT name, format, location, options, created_at, updated_at FROM datasets WHERE name = $1")
+        let row: Option<DatasetRow> = sqlx::query_as("SELECT name, format, location, options, created_at, updated_at FROM datasets WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| dataset_from_row(&r)).transpose()
+        row.map(TryInto::try_into).transpose()
     }
 
     /// Every registered dataset.
     pub async fn list_datasets(&self) -> Result<Vec<DatasetRecord>, StoreError> {
-        let rows = sqlx::query("SELECT name, format, location, options, created_at, updated_at FROM datasets ORDER BY name")
+        let rows: Vec<DatasetRow> = sqlx::query_as("SELECT name, format, location, options, created_at, updated_at FROM datasets ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(dataset_from_row).collect()
+        rows.into_iter().map(TryInto::try_into).collect()
     }
-}
-
-fn dataset_from_row(r: &sqlx::any::AnyRow) -> Result<DatasetRecord, StoreError> {
-    Ok(DatasetRecord {
-        name: r.try_get("name")?,
-        format: r.try_get("format")?,
-        location: r.try_get("location")?,
-        options: serde_json::from_str(&r.try_get::<String, _>("options")?)?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }

@@ -2,7 +2,11 @@
 //! results, metrics and API tokens, in SQLite (embedded default) or
 //! PostgreSQL, through one set of queries on sqlx's `Any` driver.
 //! Timestamps are RFC 3339 UTC text and JSON documents are text, so both
-//! databases share every statement.
+//! databases share every statement. One file per kind of record:
+//! `rulesets`, `datasets`, `runs` (runs, rule results, metric rows),
+//! `metrics` (trends and history) and `tokens`. Rows are read through
+//! `sqlx::FromRow`; statuses, decisions and outcomes are enums stored as
+//! their `as_str()` text. The store records; it applies no gate policy.
 
 use std::path::Path;
 
@@ -20,7 +24,7 @@ pub use datasets::DatasetRecord;
 pub use metrics::TrendPoint;
 pub use rulesets::RulesetVersion;
 pub use runs::{
-    Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunRecord, report_records,
+    Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunRecord, RunStatus, UnknownStatus,
 };
 
 /// Why the store failed.
@@ -44,11 +48,27 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// A stored JSON document could not be read.
-    #[error("corrupt stored document: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("corrupt stored {what}: {source}")]
+    Decode {
+        /// Which document.
+        what: &'static str,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// A value could not be written as a JSON document.
+    #[error("cannot encode {what} as JSON: {source}")]
+    Encode {
+        /// Which document.
+        what: &'static str,
+        /// The cause.
+        source: serde_json::Error,
+    },
     /// A stored value has the wrong shape.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// No random bytes for a new run id.
+    #[error("no randomness for a run id: {0}")]
+    Random(getrandom::Error),
 }
 
 /// Which database a store runs on.
@@ -74,9 +94,9 @@ pub fn now_text() -> String {
 }
 
 /// A new run id (UUID v4 text).
-pub fn new_run_id() -> Result<String, getrandom::Error> {
+pub fn new_run_id() -> Result<String, StoreError> {
     let mut b = [0u8; 16];
-    getrandom::fill(&mut b)?;
+    getrandom::fill(&mut b).map_err(StoreError::Random)?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -88,6 +108,32 @@ pub fn new_run_id() -> Result<String, getrandom::Error> {
         &hex[16..20],
         &hex[20..32]
     ))
+}
+
+/// Reads a JSON document stored as text.
+fn decode_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::Decode { what, source })
+}
+
+/// A value as a JSON document, ready to store as text.
+pub fn encode_json(
+    what: &'static str,
+    value: &impl Serialize,
+) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|source| StoreError::Encode { what, source })
+}
+
+/// Reads an enum stored as its text (`what` names the column).
+fn parse_text<T>(what: &'static str, text: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 impl Store {

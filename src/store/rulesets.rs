@@ -1,12 +1,11 @@
 //! Rulesets and their immutable versions.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Store, StoreError, now_text};
 
 /// One version of a ruleset.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
 pub struct RulesetVersion {
     /// Ruleset name.
     pub name: String,
@@ -55,15 +54,13 @@ impl Store {
             }
             Some((None,)) => {}
         }
-        let latest = sqlx::query(
+        let latest: Option<RulesetVersion> = sqlx::query_as(
             "SELECT name, version, dqdl, comment, author, created_at FROM ruleset_versions \
              WHERE name = $1 ORDER BY version DESC LIMIT 1",
         )
         .bind(name)
         .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| version_from_row(&r))
-        .transpose()?;
+        .await?;
         if let Some(v) = &latest
             && v.dqdl == dqdl
             && matches!(existing, Some((None,)))
@@ -99,15 +96,14 @@ impl Store {
 
     /// Every live ruleset with its latest version.
     pub async fn list_rulesets(&self) -> Result<Vec<RulesetVersion>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT v.name, v.version, v.dqdl, v.comment, v.author, v.created_at FROM ruleset_versions v \
              JOIN rulesets r ON r.name = v.name \
              WHERE r.deleted_at IS NULL AND v.version = (SELECT max(version) FROM ruleset_versions w WHERE w.name = v.name) \
              ORDER BY v.name",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(version_from_row).collect()
+        .await?)
     }
 
     /// A version of a live ruleset (the latest when `version` is `None`).
@@ -116,7 +112,7 @@ impl Store {
         name: &str,
         version: Option<i64>,
     ) -> Result<Option<RulesetVersion>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT v.name, v.version, v.dqdl, v.comment, v.author, v.created_at FROM ruleset_versions v \
              JOIN rulesets r ON r.name = v.name \
              WHERE r.deleted_at IS NULL AND v.name = $1 AND ($2 < 0 OR v.version = $2) \
@@ -125,20 +121,18 @@ impl Store {
         .bind(name)
         .bind(version.unwrap_or(-1))
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| version_from_row(&r)).transpose()
+        .await?)
     }
 
     /// Every version of a live ruleset, newest first.
     pub async fn ruleset_versions(&self, name: &str) -> Result<Vec<RulesetVersion>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT v.name, v.version, v.dqdl, v.comment, v.author, v.created_at FROM ruleset_versions v \
              JOIN rulesets r ON r.name = v.name WHERE r.deleted_at IS NULL AND v.name = $1 ORDER BY v.version DESC",
         )
         .bind(name)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(version_from_row).collect()
+        .await?)
     }
 
     /// Marks a ruleset deleted (its versions and runs stay). False if absent.
@@ -152,15 +146,4 @@ impl Store {
         .await?;
         Ok(done.rows_affected() > 0)
     }
-}
-
-fn version_from_row(r: &sqlx::any::AnyRow) -> Result<RulesetVersion, StoreError> {
-    Ok(RulesetVersion {
-        name: r.try_get("name")?,
-        version: r.try_get("version")?,
-        dqdl: r.try_get("dqdl")?,
-        comment: r.try_get("comment")?,
-        author: r.try_get("author")?,
-        created_at: r.try_get("created_at")?,
-    })
 }
