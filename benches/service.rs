@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dqgate::api::{self, AppState, Limits};
+use dqgate::gate::Decision;
 use dqgate::sample::{SampleSpec, generate};
-use dqgate::store::{Claim, Finished, MetricRecord, Store};
+use dqgate::store::{Claim, Finished, MetricRecord, RunStatus, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "bench-token";
@@ -157,8 +158,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .finish_run(
                     &id,
                     &Finished {
-                        status: "done",
-                        decision: "pass",
+                        status: RunStatus::Done,
+                        decision: Decision::Pass,
                         score: Some(1.0),
                         counts: (1, 0, 0),
                         message: None,

@@ -54,9 +54,9 @@ pub enum CheckError {
     /// The DataFusion runtime could not be built.
     #[error("cannot set up the query engine: {0}")]
     Engine(String),
-    /// The results store could not provide the history.
+    /// The history source (the results store) could not provide the history.
     #[error("cannot read metric history: {0}")]
-    History(#[from] crate::store::StoreError),
+    History(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Writing the failed rows failed.
     #[error("cannot write failed rows to {path}: {message}")]
     FailedRows {
@@ -449,29 +449,47 @@ pub struct HistoryScope<'a> {
 /// How many past values per series are loaded.
 pub const HISTORY_LIMIT: i64 = 1000;
 
+/// Where past metric values come from: the results store implements it;
+/// evaluation needs nothing else of the store.
+pub trait HistorySource {
+    /// Why the history could not be read.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Past values of `keys` for a dataset (and stage, when given), oldest
+    /// first, at most `limit` per series.
+    fn load_history(
+        &self,
+        dataset: &str,
+        stage: Option<&str>,
+        keys: &[SeriesKey],
+        limit: i64,
+    ) -> impl Future<Output = Result<History, Self::Error>> + Send;
+}
+
 /// Prepares, loads the history that dynamic rules and DetectAnomalies need
-/// from `store`, and evaluates.
-pub async fn run_with_store(
+/// from `source`, and evaluates.
+pub async fn run_with_history(
     request: CheckRequest,
-    store: &crate::store::Store,
+    source: &impl HistorySource,
     scope: HistoryScope<'_>,
 ) -> Result<Report, CheckError> {
     let prepared = prepare(request).await?;
-    let history = prepared.load_history(store, scope).await?;
+    let history = prepared.load_history(source, scope).await?;
     Ok(prepared.evaluate(&history).await)
 }
 
 impl Prepared {
-    /// Loads the series [`Prepared::history_keys`] names from `store`.
+    /// Loads the series [`Prepared::history_keys`] names from `source`.
     pub async fn load_history(
         &self,
-        store: &crate::store::Store,
+        source: &impl HistorySource,
         scope: HistoryScope<'_>,
     ) -> Result<History, CheckError> {
         let keys = self.history_keys();
-        Ok(store
+        source
             .load_history(scope.dataset, scope.stage, &keys, HISTORY_LIMIT)
-            .await?)
+            .await
+            .map_err(|e| CheckError::History(Box::new(e)))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod history;
 pub mod judge;
 pub mod plan;
 pub mod report;
+pub mod runs;
 pub mod sample;
 pub mod source;
 pub mod sql_support;

@@ -95,6 +95,18 @@ impl Metrics {
     }
 }
 
+impl crate::runs::RunObserver for Metrics {
+    fn run_finished(
+        &self,
+        decision: crate::gate::Decision,
+        outcomes: &[crate::plan::Outcome],
+        seconds: f64,
+    ) {
+        let outcomes: Vec<&str> = outcomes.iter().map(|o| o.as_str()).collect();
+        self.record_run(decision.as_str(), &outcomes, seconds);
+    }
+}
+
 /// Writes one counter family, a line per label value (0 when never seen).
 fn labelled_counter(
     out: &mut String,

@@ -11,18 +11,16 @@ mod registry;
 mod runs;
 mod suggest;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use tokio::sync::{Mutex, Notify, Semaphore, watch};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::runs::{RunLimits, Runs};
 use crate::store::Store;
 
 pub use metrics::Metrics;
@@ -57,46 +55,6 @@ impl Default for Limits {
     }
 }
 
-/// Evaluations in flight: the queue bound, the concurrency bound, and a
-/// completion signal per run for callers that wait.
-pub struct Evaluations {
-    permits: Semaphore,
-    accepted: AtomicUsize,
-    running: Mutex<HashMap<String, watch::Receiver<bool>>>,
-    idle: Notify,
-}
-
-impl Evaluations {
-    fn new(limits: &Limits) -> Self {
-        Evaluations {
-            permits: Semaphore::new(limits.max_concurrent_evaluations.max(1)),
-            accepted: AtomicUsize::new(0),
-            running: Mutex::new(HashMap::new()),
-            idle: Notify::new(),
-        }
-    }
-
-    /// Evaluations accepted and not finished.
-    pub fn in_flight(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// Waits until no evaluation is in flight or `grace` has passed; returns
-    /// whether all finished.
-    pub async fn drain(&self, grace: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + grace;
-        while self.in_flight() > 0 {
-            if tokio::time::timeout_at(deadline, self.idle.notified())
-                .await
-                .is_err()
-            {
-                return self.in_flight() == 0;
-            }
-        }
-        true
-    }
-}
-
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -106,8 +64,8 @@ pub struct AppState {
     pub admin_token_hash: Option<String>,
     /// Limits.
     pub limits: Arc<Limits>,
-    /// Evaluations in flight.
-    pub evaluations: Arc<Evaluations>,
+    /// The runs layer: claims, queues, evaluates and records gate runs.
+    pub runs: Runs,
     /// Prometheus counters.
     pub metrics: Arc<Metrics>,
 }
@@ -115,12 +73,19 @@ pub struct AppState {
 impl AppState {
     /// State over a store with the given limits and bootstrap admin token.
     pub fn new(store: Store, limits: Limits, admin_token: Option<&str>) -> AppState {
+        let metrics = Arc::new(Metrics::default());
+        let run_limits = RunLimits {
+            max_concurrent: limits.max_concurrent_evaluations,
+            max_queued: limits.max_queued_evaluations,
+            timeout: limits.eval_timeout,
+            memory_limit: limits.eval_memory_limit,
+        };
         AppState {
+            runs: Runs::new(store.clone(), run_limits, metrics.clone()),
             store,
             admin_token_hash: admin_token.filter(|t| !t.is_empty()).map(auth::hash_token),
-            evaluations: Arc::new(Evaluations::new(&limits)),
             limits: Arc::new(limits),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
         }
     }
 }
@@ -171,9 +136,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Marks runs left unfinished by an earlier process as interrupted.
+/// Marks runs left unfinished by an earlier process as interrupted (see
+/// [`crate::runs::recover`]).
 pub async fn recover(store: &Store) -> Result<u64, crate::store::StoreError> {
-    store
-        .interrupt_unfinished("interrupted: the server stopped before the run finished")
-        .await
+    crate::runs::recover(store).await
 }

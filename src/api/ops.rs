@@ -32,7 +32,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.evaluations.in_flight()),
+        state.metrics.render(state.runs.in_flight()),
     )
         .into_response()
 }

@@ -85,16 +85,16 @@ pub async fn run_view(state: &AppState, run: RunRecord) -> Result<RunView, Probl
         .into_iter()
         .map(|r| RuleView {
             metrics: by_position.remove(&r.position).unwrap_or_default(),
-            labels: serde_json::from_value(r.labels).unwrap_or_default(),
+            labels: r.labels,
             rule: r.rule,
-            outcome: r.outcome,
+            outcome: r.outcome.as_str().to_string(),
             message: r.message,
             observations: r.observations,
         })
         .collect();
     Ok(RunView {
-        decision: run.decision,
-        status: run.status,
+        decision: run.decision.map(|d| d.as_str().to_string()),
+        status: run.status.as_str().to_string(),
         score: run.score,
         run: format!("/v1/runs/{}", run.id),
         id: run.id,
@@ -226,8 +226,8 @@ pub async fn list_runs(
             ruleset: r.ruleset,
             ruleset_version: r.ruleset_version,
             stage: r.stage,
-            status: r.status,
-            decision: r.decision,
+            status: r.status.as_str().to_string(),
+            decision: r.decision.map(|d| d.as_str().to_string()),
             score: r.score,
             created_at: r.created_at,
             duration_ms: r.duration_ms,

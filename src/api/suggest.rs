@@ -59,7 +59,7 @@ pub async fn suggest(
         )
         .await?;
     let row_counts: Vec<f64> = history.points(&key).iter().map(|p| p.value).collect();
-    let spec = super::gate::spec(crate::plan::PRIMARY, &dataset, None).map_err(|m| {
+    let spec = crate::runs::dataset_spec(crate::plan::PRIMARY, &dataset, None).map_err(|m| {
         Problem::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "dataset_unreadable",

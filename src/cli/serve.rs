@@ -83,7 +83,9 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
     let store = Store::connect(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let interrupted = api::recover(&store).await.map_err(|e| e.to_string())?;
+    let interrupted = dqgate::runs::recover(&store)
+        .await
+        .map_err(|e| e.to_string())?;
     if interrupted > 0 {
         tracing::warn!(
             runs = interrupted,
@@ -111,14 +113,15 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(
-        in_flight = state.evaluations.in_flight(),
+        in_flight = state.runs.in_flight(),
         "shutting down; finishing evaluations"
     );
-    if !state.evaluations.drain(config.shutdown_grace).await {
-        let n = store
-            .interrupt_unfinished("interrupted: the server shut down before the run finished")
-            .await
-            .map_err(|e| e.to_string())?;
+    let n = state
+        .runs
+        .shut_down(config.shutdown_grace)
+        .await
+        .map_err(|e| e.to_string())?;
+    if n > 0 {
         tracing::warn!(runs = n, "marked unfinished runs as interrupted");
     }
     Ok(())

@@ -31,6 +31,14 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision.
+    pub const ALL: [Decision; 4] = [
+        Decision::Pass,
+        Decision::Warn,
+        Decision::Fail,
+        Decision::Error,
+    ];
+
     /// The decision as stored and served.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,6 +47,28 @@ impl Decision {
             Decision::Fail => "fail",
             Decision::Error => "error",
         }
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Text that names no decision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown decision `{0}`")]
+pub struct UnknownDecision(pub String);
+
+impl std::str::FromStr for Decision {
+    type Err = UnknownDecision;
+
+    fn from_str(s: &str) -> Result<Self, UnknownDecision> {
+        Decision::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| UnknownDecision(s.to_string()))
     }
 }
 
@@ -102,5 +132,17 @@ mod tests {
         assert_eq!(decide([(Error, &block), (Failed, &block)]), Decision::Fail);
         assert_eq!(decide([(Failed, &labels(Some("WARNING")))]), Decision::Warn);
         assert_eq!(decide(std::iter::empty()), Decision::Pass);
+    }
+
+    #[test]
+    fn decision_text_round_trips_and_matches_serde() {
+        for d in Decision::ALL {
+            assert_eq!(d.as_str().parse::<Decision>(), Ok(d));
+            assert_eq!(
+                serde_json::to_value(d).expect("json"),
+                serde_json::json!(d.as_str())
+            );
+        }
+        assert!("Pass".parse::<Decision>().is_err());
     }
 }

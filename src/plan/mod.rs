@@ -292,6 +292,36 @@ pub enum Outcome {
     Error,
 }
 
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 3] = [Outcome::Passed, Outcome::Failed, Outcome::Error];
+
+    /// The outcome as reported, stored and served (`Passed`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "Passed",
+            Outcome::Failed => "Failed",
+            Outcome::Error => "Error",
+        }
+    }
+}
+
+/// Text that names no outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown rule outcome `{0}`")]
+pub struct UnknownOutcome(pub String);
+
+impl std::str::FromStr for Outcome {
+    type Err = UnknownOutcome;
+
+    fn from_str(s: &str) -> Result<Self, UnknownOutcome> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownOutcome(s.to_string()))
+    }
+}
+
 /// A per-row predicate of a row-level rule, for the failed-rows output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowPredicate {

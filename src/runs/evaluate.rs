@@ -1,0 +1,234 @@
+//! One claimed run evaluated: datasets resolved into specs, the check run
+//! against the store's history under the timeout, the outcome recorded.
+
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use super::Runs;
+use super::record::{counts, report_records};
+use crate::check::{self, CheckRequest, HistoryScope};
+use crate::gate::{Decision, decide_report};
+use crate::source::{DatasetSpec, Format, SourceOptions};
+use crate::store::{
+    DatasetRecord, Finished, MetricRecord, RuleResultRecord, RulesetVersion, RunStatus,
+    encode_json, now_text,
+};
+
+/// What a claimed run evaluates.
+pub(super) struct Job {
+    /// The ruleset version.
+    pub ruleset: RulesetVersion,
+    /// The primary dataset's registry name and record.
+    pub dataset: (String, DatasetRecord),
+    /// Other datasets by alias.
+    pub aliases: Vec<(String, DatasetRecord)>,
+    /// Pipeline stage.
+    pub stage: String,
+    /// Caller parameters (date ranges, snapshots).
+    pub parameters: serde_json::Value,
+}
+
+/// The dataset spec of a registered dataset; `slice` (the caller's
+/// parameters) may add a date range or an Iceberg snapshot window.
+pub fn dataset_spec(
+    alias: &str,
+    d: &DatasetRecord,
+    slice: Option<&serde_json::Value>,
+) -> Result<DatasetSpec, String> {
+    let mut options: SourceOptions = serde_json::from_value(d.options.clone())
+        .map_err(|e| format!("dataset `{}` has unusable options: {e}", d.name))?;
+    if let Some(p) = slice {
+        let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let number = |k: &str| p.get(k).and_then(serde_json::Value::as_i64);
+        if let Some(v) = text("start_date") {
+            options.start_date = Some(v);
+        }
+        if let Some(v) = text("end_date") {
+            options.end_date = Some(v);
+        }
+        if let Some(v) = number("since_snapshot_id") {
+            options.since_snapshot_id = Some(v);
+        }
+        if let Some(v) = number("snapshot_id") {
+            options.snapshot_id = Some(v);
+        }
+        if let Some(v) = text("as_of") {
+            options.as_of = Some(v);
+        }
+    }
+    Ok(DatasetSpec {
+        alias: alias.to_string(),
+        location: d.location.clone(),
+        format: serde_json::from_value::<Format>(serde_json::Value::String(d.format.clone())).ok(),
+        options,
+    })
+}
+
+/// How an evaluation ended, ready to store.
+struct Ending {
+    status: RunStatus,
+    decision: Decision,
+    score: Option<f64>,
+    counts: (i64, i64, i64),
+    message: Option<String>,
+    rules: Vec<RuleResultRecord>,
+    metrics: Vec<MetricRecord>,
+}
+
+impl Ending {
+    fn error(message: String) -> Ending {
+        Ending {
+            status: RunStatus::Error,
+            decision: Decision::Error,
+            score: None,
+            counts: (0, 0, 0),
+            message: Some(message),
+            rules: Vec::new(),
+            metrics: Vec::new(),
+        }
+    }
+}
+
+impl Runs {
+    /// Waits for a permit, evaluates, and stores the run with all its
+    /// results.
+    pub(super) async fn evaluate(&self, id: &str, job: Job) {
+        let Some(_permit) = self.inner.queue.permit().await else {
+            return;
+        };
+        let store = &self.inner.store;
+        if let Err(e) = store.start_run(id).await {
+            tracing::error!(error = %e, "cannot mark the run running");
+        }
+        let started_at = now_text();
+        let clock = Instant::now();
+        let Job {
+            ruleset,
+            dataset: (dataset_name, dataset),
+            aliases,
+            stage,
+            parameters,
+        } = job;
+        let mut specs = vec![dataset_spec(
+            crate::plan::PRIMARY,
+            &dataset,
+            Some(&parameters),
+        )];
+        specs.extend(
+            aliases
+                .iter()
+                .map(|(alias, d)| dataset_spec(alias, d, None)),
+        );
+        let datasets = match specs.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(d) => d,
+            Err(message) => {
+                self.record_failure(id, &message).await;
+                return;
+            }
+        };
+        let mut inputs = serde_json::json!({
+            "ruleset": {"name": ruleset.name, "version": ruleset.version},
+            "dataset": {"name": dataset_name, "location": dataset.location, "format": dataset.format},
+            "aliases": aliases.iter().map(|(a, d)| (a.clone(), serde_json::json!({"name": d.name, "location": d.location, "format": d.format}))).collect::<serde_json::Map<_, _>>(),
+        });
+        let request = CheckRequest {
+            ruleset_name: ruleset.name.clone(),
+            ruleset_text: ruleset.dqdl.clone(),
+            datasets,
+            now: None,
+            memory_limit: self.inner.limits.memory_limit,
+        };
+        let scope = HistoryScope {
+            dataset: &dataset_name,
+            stage: Some(&stage),
+        };
+        let timeout = self.inner.limits.timeout;
+        let outcome =
+            tokio::time::timeout(timeout, check::run_with_history(request, store, scope)).await;
+        let seconds = clock.elapsed().as_secs_f64();
+        let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let ending = match outcome {
+            Ok(Ok(report)) => {
+                // What was read: formats, Iceberg snapshot ids, slices.
+                let recorded = encode_json("sources read", &report.sources)
+                    .and_then(|read| Ok((read, report_records(&report)?)));
+                match recorded {
+                    Ok((read, (rules, metrics))) => {
+                        inputs["read"] = read;
+                        Ending {
+                            status: RunStatus::Done,
+                            decision: decide_report(&report),
+                            score: report.score,
+                            counts: counts(&report),
+                            message: None,
+                            rules,
+                            metrics,
+                        }
+                    }
+                    Err(e) => Ending::error(format!("cannot record the results: {e}")),
+                }
+            }
+            Ok(Err(e)) => Ending::error(e.to_string()),
+            Err(_) => Ending::error(format!(
+                "evaluation timed out after {} s",
+                timeout.as_secs()
+            )),
+        };
+        let finished = Finished {
+            status: ending.status,
+            decision: ending.decision,
+            score: ending.score,
+            counts: ending.counts,
+            message: ending.message.as_deref(),
+            inputs: &inputs,
+            rules: &ending.rules,
+            metrics: &ending.metrics,
+            started_at: &started_at,
+            observed_at: &started_at,
+            duration_ms,
+        };
+        let stored = store
+            .finish_run(id, &finished)
+            .instrument(tracing::info_span!("store"))
+            .await;
+        match stored {
+            Ok(()) => {
+                let outcomes: Vec<_> = ending.rules.iter().map(|r| r.outcome).collect();
+                self.inner
+                    .observer
+                    .run_finished(ending.decision, &outcomes, seconds);
+                tracing::info!(
+                    decision = ending.decision.as_str(),
+                    status = ending.status.as_str(),
+                    duration_ms,
+                    rules = ending.rules.len(),
+                    "run finished"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "cannot store the run"),
+        }
+    }
+
+    /// Stores a run that could not produce results as an error.
+    pub(super) async fn record_failure(&self, id: &str, message: &str) {
+        let inputs = serde_json::json!({});
+        let finished = Finished {
+            status: RunStatus::Error,
+            decision: Decision::Error,
+            score: None,
+            counts: (0, 0, 0),
+            message: Some(message),
+            inputs: &inputs,
+            rules: &[],
+            metrics: &[],
+            started_at: &now_text(),
+            observed_at: &now_text(),
+            duration_ms: 0,
+        };
+        if let Err(e) = self.inner.store.finish_run(id, &finished).await {
+            tracing::error!(error = %e, "cannot store the failed run");
+        }
+        self.inner.observer.run_finished(Decision::Error, &[], 0.0);
+    }
+}

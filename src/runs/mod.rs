@@ -1,0 +1,268 @@
+//! The life of a gate run, whoever asks for it (the HTTP API today, a web
+//! console or a `dqgate gate` client later):
+//!
+//! 1. **claim** the caller's idempotency key (first caller wins; a retry
+//!    gets the stored run);
+//! 2. **queue** it: a bound on accepted evaluations, a semaphore on
+//!    concurrent ones, a timeout on each;
+//! 3. **evaluate** it in its own task (a caller that goes away does not
+//!    cancel it), reading history from the store;
+//! 4. **record** its rule results and metrics and **decide** with the gate
+//!    policy, in one transaction;
+//! 5. **wait** for a run claimed by another caller, here or on another
+//!    replica; **recover** runs an earlier process left unfinished.
+//!
+//! Answers are always read back from the store, so a retry gets exactly
+//! the stored decision.
+
+mod evaluate;
+mod queue;
+mod record;
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tracing::Instrument;
+
+pub use evaluate::dataset_spec;
+
+use crate::gate::Decision;
+use crate::plan::Outcome;
+use crate::store::{Claim, RunRecord, Store, StoreError, new_run_id};
+use evaluate::Job;
+use queue::Queue;
+
+/// The message of runs found unfinished when the service starts.
+const RECOVERED: &str = "interrupted: the server stopped before the run finished";
+/// The message of runs still unfinished when shutdown's grace ran out.
+const SHUT_DOWN: &str = "interrupted: the server shut down before the run finished";
+
+/// Bounds of evaluation.
+#[derive(Debug, Clone)]
+pub struct RunLimits {
+    /// Evaluations running at once.
+    pub max_concurrent: usize,
+    /// Evaluations accepted (running or waiting) before callers are told
+    /// to retry.
+    pub max_queued: usize,
+    /// Longest evaluation (and longest wait for one).
+    pub timeout: Duration,
+    /// Memory one evaluation may hold, in bytes.
+    pub memory_limit: Option<usize>,
+}
+
+/// Told about every run that is recorded (service counters).
+pub trait RunObserver: Send + Sync {
+    /// A run was recorded with this decision and these rule outcomes.
+    fn run_finished(&self, decision: Decision, outcomes: &[Outcome], seconds: f64);
+}
+
+/// What a caller asks to evaluate.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The caller's idempotency key.
+    pub run_key: String,
+    /// Registered dataset to check.
+    pub dataset: String,
+    /// Ruleset name (its latest version is used).
+    pub ruleset: String,
+    /// Pipeline stage.
+    pub stage: String,
+    /// Other registered datasets by the alias rules use.
+    pub aliases: BTreeMap<String, String>,
+    /// Caller parameters, stored with the run (`Null` stores `{}`).
+    pub parameters: serde_json::Value,
+}
+
+/// Why a run could not be submitted or read back.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No live ruleset has this name.
+    #[error("no ruleset `{0}`")]
+    RulesetNotFound(String),
+    /// No dataset is registered under this name.
+    #[error("no dataset `{0}`")]
+    DatasetNotFound(String),
+    /// An alias names no registered dataset.
+    #[error("alias `{alias}` names no dataset `{name}`")]
+    AliasNotFound {
+        /// The alias.
+        alias: String,
+        /// The dataset name it gave.
+        name: String,
+    },
+    /// The queue is full; retry later.
+    #[error("{0} evaluations are already queued; retry later")]
+    QueueFull(usize),
+    /// A run disappeared from the store while in use.
+    #[error("run `{0}` vanished from the store")]
+    Vanished(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The runs layer over a store; cheap to clone.
+#[derive(Clone)]
+pub struct Runs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    limits: RunLimits,
+    queue: Arc<Queue>,
+    observer: Arc<dyn RunObserver>,
+}
+
+/// Marks runs left queued or running by an earlier process as interrupted
+/// (decision `error`); call it before serving. Returns how many.
+pub async fn recover(store: &Store) -> Result<u64, StoreError> {
+    store.interrupt_unfinished(RECOVERED).await
+}
+
+impl Runs {
+    /// Runs over `store` within `limits`, telling `observer` of each
+    /// recorded run.
+    pub fn new(store: Store, limits: RunLimits, observer: Arc<dyn RunObserver>) -> Runs {
+        Runs {
+            inner: Arc::new(Inner {
+                queue: Queue::new(limits.max_concurrent, limits.max_queued),
+                store,
+                limits,
+                observer,
+            }),
+        }
+    }
+
+    /// Claims `req.run_key` and starts evaluating, or returns the run that
+    /// already has the key. The returned run may still be unfinished; see
+    /// [`Runs::wait`].
+    pub async fn submit(&self, req: RunRequest) -> Result<RunRecord, RunError> {
+        let store = &self.inner.store;
+        // A retry of a known run answers from the store without new work.
+        if let Some(existing) = store.find_run_by_key(&req.run_key).await? {
+            return Ok(existing);
+        }
+        let ruleset = store
+            .get_ruleset(&req.ruleset, None)
+            .await?
+            .ok_or_else(|| RunError::RulesetNotFound(req.ruleset.clone()))?;
+        let dataset = store
+            .get_dataset(&req.dataset)
+            .await?
+            .ok_or_else(|| RunError::DatasetNotFound(req.dataset.clone()))?;
+        let mut aliases = Vec::new();
+        for (alias, name) in &req.aliases {
+            let d = store
+                .get_dataset(name)
+                .await?
+                .ok_or_else(|| RunError::AliasNotFound {
+                    alias: alias.clone(),
+                    name: name.clone(),
+                })?;
+            aliases.push((alias.clone(), d));
+        }
+        let queue = &self.inner.queue;
+        let slot = queue
+            .accept()
+            .ok_or_else(|| RunError::QueueFull(queue.max_queued()))?;
+        let parameters = if req.parameters.is_null() {
+            serde_json::json!({})
+        } else {
+            req.parameters
+        };
+        let claim = store
+            .claim_run(
+                &new_run_id()?,
+                &req.run_key,
+                &req.dataset,
+                &req.ruleset,
+                ruleset.version,
+                &req.stage,
+                &parameters,
+            )
+            .await?;
+        let id = match claim {
+            Claim::New(id) => id,
+            // Another caller won the key between the lookup and the claim.
+            Claim::Existing(run) => return Ok(*run),
+        };
+        let done = queue.evaluating(&id);
+        let span = tracing::info_span!("run", run_id = %id, dataset = %req.dataset, ruleset = %req.ruleset, stage = %req.stage);
+        let job = Job {
+            ruleset,
+            dataset: (req.dataset, dataset),
+            aliases,
+            stage: req.stage,
+            parameters,
+        };
+        let runs = self.clone();
+        let task_id = id.clone();
+        tokio::spawn(
+            async move {
+                // A panic inside the engine must not leave the run "running".
+                let evaluation = AssertUnwindSafe(runs.evaluate(&task_id, job));
+                if evaluation.catch_unwind().await.is_err() {
+                    tracing::error!("evaluation panicked");
+                    runs.record_failure(
+                        &task_id,
+                        "internal error during evaluation; see the server log",
+                    )
+                    .await;
+                }
+                drop(done);
+                drop(slot);
+            }
+            .instrument(span),
+        );
+        store.get_run(&id).await?.ok_or(RunError::Vanished(id))
+    }
+
+    /// Waits until `run` is finished or the evaluation timeout has passed,
+    /// and reads it back from the store.
+    pub async fn wait(&self, run: RunRecord) -> Result<RunRecord, RunError> {
+        if run.status.is_finished() {
+            return Ok(run);
+        }
+        let store = &self.inner.store;
+        let timeout = self.inner.limits.timeout;
+        match self.inner.queue.watch(&run.id) {
+            Some(mut rx) => {
+                let _ = tokio::time::timeout(timeout, rx.wait_for(|done| *done)).await;
+            }
+            None => {
+                // Evaluated elsewhere (another replica): poll the store.
+                let deadline = Instant::now() + timeout;
+                while Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    match store.get_run(&run.id).await? {
+                        Some(r) if r.status.is_finished() => break,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        store
+            .get_run(&run.id)
+            .await?
+            .ok_or(RunError::Vanished(run.id))
+    }
+
+    /// Evaluations accepted and not yet recorded.
+    pub fn in_flight(&self) -> usize {
+        self.inner.queue.in_flight()
+    }
+
+    /// Waits up to `grace` for evaluations in flight, then marks the runs
+    /// still unfinished as interrupted. Returns how many were marked.
+    pub async fn shut_down(&self, grace: Duration) -> Result<u64, StoreError> {
+        if self.inner.queue.drain(grace).await {
+            return Ok(0);
+        }
+        self.inner.store.interrupt_unfinished(SHUT_DOWN).await
+    }
+}

@@ -1,0 +1,153 @@
+//! Metric trends and history: what dashboards and dynamic rules read.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{RunStatus, Store, StoreError};
+use crate::check::HistorySource;
+use crate::history::{History, Point, SeriesKey};
+
+/// One point of a trend series.
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
+pub struct TrendPoint {
+    /// Run id.
+    pub run: String,
+    /// When the run was created.
+    pub at: String,
+    /// The value.
+    pub value: f64,
+}
+
+/// A metric value of a history series.
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    run_id: String,
+    value: f64,
+    at: String,
+}
+
+impl Store {
+    /// Score per finished run of a dataset (and ruleset), oldest first.
+    pub async fn score_trend(
+        &self,
+        dataset: &str,
+        ruleset: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<TrendPoint>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id AS run, created_at AS at, score AS value FROM runs WHERE dataset = $1 AND ($2 = '' OR ruleset = $2) \
+             AND status = $5 AND score IS NOT NULL AND ($3 = '' OR created_at >= $3) AND ($4 = '' OR created_at < $4) \
+             ORDER BY created_at, id",
+        )
+        .bind(dataset)
+        .bind(ruleset.unwrap_or_default())
+        .bind(since.unwrap_or_default())
+        .bind(until.unwrap_or_default())
+        .bind(RunStatus::Done.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Values of one metric per run of a dataset (and ruleset), oldest first.
+    pub async fn metric_trend(
+        &self,
+        dataset: &str,
+        ruleset: Option<&str>,
+        (metric, where_clause): (&str, &str),
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<TrendPoint>, StoreError> {
+        let rows: Vec<TrendPoint> = sqlx::query_as(
+            "SELECT run_id AS run, created_at AS at, value FROM metrics WHERE dataset = $1 AND name = $2 AND ($3 = '' OR ruleset = $3) \
+             AND ($4 = '' OR created_at >= $4) AND ($5 = '' OR created_at < $5) AND where_clause = $6 ORDER BY created_at, run_id",
+        )
+        .bind(dataset)
+        .bind(metric)
+        .bind(ruleset.unwrap_or_default())
+        .bind(since.unwrap_or_default())
+        .bind(until.unwrap_or_default())
+        .bind(where_clause)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut points: Vec<TrendPoint> = Vec::new();
+        for point in rows {
+            // One value per run: a metric several rules report is the same value.
+            if points.last().is_some_and(|p| p.run == point.run) {
+                continue;
+            }
+            points.push(point);
+        }
+        Ok(points)
+    }
+
+    /// Past values of `keys` for a dataset (and stage, when given), oldest
+    /// first, one value per run, at most `limit` per series; values marked
+    /// expected are left out.
+    pub async fn load_history(
+        &self,
+        dataset: &str,
+        stage: Option<&str>,
+        keys: &[SeriesKey],
+        limit: i64,
+    ) -> Result<History, StoreError> {
+        let mut history = History::empty();
+        for key in keys {
+            let rows: Vec<HistoryRow> = sqlx::query_as(
+                "SELECT run_id, value, COALESCE(observed_at, created_at) AS at FROM metrics \
+                 WHERE dataset = $1 AND name = $2 AND where_clause = $3 AND excluded = 0 AND ($4 = '' OR stage = $4) \
+                 ORDER BY COALESCE(observed_at, created_at) DESC, run_id DESC LIMIT $5",
+            )
+            .bind(dataset)
+            .bind(&key.metric)
+            .bind(&key.where_clause)
+            .bind(stage.unwrap_or_default())
+            .bind(limit.saturating_mul(4))
+            .fetch_all(&self.pool)
+            .await?;
+            let mut points: Vec<(String, Point)> = Vec::new();
+            for r in rows {
+                if points.iter().any(|(id, _)| *id == r.run_id) {
+                    continue;
+                }
+                let at = DateTime::parse_from_rfc3339(&r.at)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| StoreError::Corrupt(format!("metric time `{}`: {e}", r.at)))?;
+                points.push((r.run_id, Point { at, value: r.value }));
+                if points.len() as i64 >= limit {
+                    break;
+                }
+            }
+            for (_, p) in points.into_iter().rev() {
+                history.push(key.clone(), p);
+            }
+        }
+        Ok(history)
+    }
+
+    /// Marks a run's values of one metric as expected, so they no longer
+    /// train anomaly detection. Returns how many values were marked.
+    pub async fn mark_expected(&self, run_id: &str, metric: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE metrics SET excluded = 1 WHERE run_id = $1 AND name = $2")
+            .bind(run_id)
+            .bind(metric)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// Evaluations read their history from the store's metric rows.
+impl HistorySource for Store {
+    type Error = StoreError;
+
+    async fn load_history(
+        &self,
+        dataset: &str,
+        stage: Option<&str>,
+        keys: &[SeriesKey],
+        limit: i64,
+    ) -> Result<History, StoreError> {
+        Store::load_history(self, dataset, stage, keys, limit).await
+    }
+}
