@@ -7,17 +7,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::functions::expr_fn::{coalesce, concat_ws};
 use datafusion::functions_nested::expr_fn::array_remove;
 use datafusion::functions_nested::string::string_to_array_udf;
 use datafusion::logical_expr::{Expr, lit, not, when};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use tracing::Instrument;
 
 use crate::dqdl::{self, DqdlError, Ruleset};
 use crate::engine::{self, Scan};
-use crate::history::{History, SeriesKey};
+use crate::history::{History, HistorySource, SeriesKey};
 use crate::judge::{self, Judged};
 use crate::plan::{self, PRIMARY, Plan, PlanContext};
 use crate::report::{Report, RuleResult, SeriesValue};
@@ -78,29 +77,9 @@ pub struct Prepared {
     started: Instant,
 }
 
-/// A DataFusion session for evaluations, with a bounded memory pool when
-/// `memory_limit` is given (exceeding it is a clear "resources exhausted"
-/// error for the rules concerned, never an out-of-memory kill).
+/// A DataFusion session for evaluations (see [`engine::session`]).
 pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, CheckError> {
-    // DATAFUSION_* environment variables tune the engine, e.g.
-    // DATAFUSION_EXECUTION_TARGET_PARTITIONS=4.
-    let mut config = SessionConfig::from_env()
-        .map_err(|e| CheckError::Engine(engine::clean(&e)))?
-        .with_information_schema(false);
-    // Read files in sub-folders too: globs across folders and nested
-    // layouts that are not hive partitions.
-    config
-        .options_mut()
-        .execution
-        .listing_table_ignore_subdirectory = false;
-    let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(bytes) = memory_limit {
-        runtime = runtime.with_memory_limit(bytes, 1.0);
-    }
-    let runtime = runtime
-        .build_arc()
-        .map_err(|e| CheckError::Engine(engine::clean(&e)))?;
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    engine::session(memory_limit).map_err(|e| CheckError::Engine(engine::clean(&e)))
 }
 
 /// Parses, registers and plans; fails only when nothing can be evaluated.
@@ -448,23 +427,6 @@ pub struct HistoryScope<'a> {
 
 /// How many past values per series are loaded.
 pub const HISTORY_LIMIT: i64 = 1000;
-
-/// Where past metric values come from: the results store implements it;
-/// evaluation needs nothing else of the store.
-pub trait HistorySource {
-    /// Why the history could not be read.
-    type Error: std::error::Error + Send + Sync + 'static;
-
-    /// Past values of `keys` for a dataset (and stage, when given), oldest
-    /// first, at most `limit` per series.
-    fn load_history(
-        &self,
-        dataset: &str,
-        stage: Option<&str>,
-        keys: &[SeriesKey],
-        limit: i64,
-    ) -> impl Future<Output = Result<History, Self::Error>> + Send;
-}
 
 /// Prepares, loads the history that dynamic rules and DetectAnomalies need
 /// from `source`, and evaluates.

@@ -17,8 +17,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::Expr;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::future::join_all;
 use serde::Serialize;
 
@@ -68,6 +69,27 @@ pub struct Scan {
     pub sql: String,
     /// The queries it answers.
     pub queries: Vec<QueryId>,
+}
+
+/// A DataFusion session for evaluations, with a bounded memory pool when
+/// `memory_limit` is given (exceeding it is a clear "resources exhausted"
+/// error for the rules concerned, never an out-of-memory kill).
+pub fn session(memory_limit: Option<usize>) -> datafusion::error::Result<SessionContext> {
+    // DATAFUSION_* environment variables tune the engine, e.g.
+    // DATAFUSION_EXECUTION_TARGET_PARTITIONS=4.
+    let mut config = SessionConfig::from_env()?.with_information_schema(false);
+    // Read files in sub-folders too: globs across folders and nested
+    // layouts that are not hive partitions.
+    config
+        .options_mut()
+        .execution
+        .listing_table_ignore_subdirectory = false;
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(bytes) = memory_limit {
+        runtime = runtime.with_memory_limit(bytes, 1.0);
+    }
+    let runtime = runtime.build_arc()?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 /// Read-only SQL: no DDL, no DML (COPY, INSERT), no SET statements.

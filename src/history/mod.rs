@@ -82,3 +82,20 @@ impl History {
         self.points(key).iter().rev().map(|p| p.value).collect()
     }
 }
+
+/// Where past metric values come from: the results store implements it;
+/// evaluation needs nothing else of the store.
+pub trait HistorySource {
+    /// Why the history could not be read.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Past values of `keys` for a dataset (and stage, when given), oldest
+    /// first, at most `limit` per series.
+    fn load_history(
+        &self,
+        dataset: &str,
+        stage: Option<&str>,
+        keys: &[SeriesKey],
+        limit: i64,
+    ) -> impl Future<Output = Result<History, Self::Error>> + Send;
+}

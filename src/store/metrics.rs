@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{RunStatus, Store, StoreError};
-use crate::check::HistorySource;
+use crate::history::HistorySource;
 use crate::history::{History, Point, SeriesKey};
 
 /// One point of a trend series.

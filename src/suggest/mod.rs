@@ -37,8 +37,8 @@ pub enum SuggestError {
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
     /// The query engine could not be set up.
-    #[error(transparent)]
-    Engine(#[from] crate::check::CheckError),
+    #[error("cannot set up the query engine: {0}")]
+    Engine(String),
     /// The generated ruleset does not validate (a bug in the generator).
     #[error("internal: the suggested ruleset does not validate:\n{0}")]
     Invalid(String),
@@ -280,7 +280,7 @@ pub async fn suggest(
     row_count_history: &[f64],
     now: DateTime<Utc>,
 ) -> Result<Suggestion, SuggestError> {
-    let ctx = crate::check::session(None)?;
+    let ctx = engine::session(None).map_err(|e| SuggestError::Engine(engine::clean(&e)))?;
     let mut spec = spec.clone();
     spec.alias = crate::plan::PRIMARY.to_string();
     crate::source::register(&ctx, &spec).await?;

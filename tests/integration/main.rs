@@ -1,6 +1,7 @@
 //! The single integration-test binary (one link of the whole stack); one
 //! module per area.
 
+mod architecture;
 mod auth;
 mod cli_check;
 mod cli_dqdl;
