@@ -20,6 +20,7 @@ mod build;
 pub mod error;
 pub mod format;
 mod grammar;
+pub mod number;
 pub mod rule_types;
 pub mod validate;
 
