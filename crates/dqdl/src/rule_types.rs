@@ -27,46 +27,20 @@ pub enum ConditionKind {
     AnalyzerOnly,
 }
 
-/// Every rule type of DQDL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[allow(missing_docs)]
-pub enum RuleType {
-    RowCount,
-    RowCountMatch,
-    ColumnCount,
-    ColumnExists,
-    ColumnNamesMatchPattern,
-    ColumnDataType,
-    ColumnLength,
-    ColumnValues,
-    ColumnCorrelation,
-    Completeness,
-    IsComplete,
-    Uniqueness,
-    IsUnique,
-    IsPrimaryKey,
-    UniqueValueRatio,
-    DistinctValuesCount,
-    Entropy,
-    Mean,
-    Sum,
-    StandardDeviation,
-    Variance,
-    CustomSql,
-    DataFreshness,
-    DatasetMatch,
-    ReferentialIntegrity,
-    AggregateMatch,
-    SchemaMatch,
-    DetectAnomalies,
-    FileFreshness,
-    FileMatch,
-    FileSize,
-    FileUniqueness,
-    AllStatistics,
+/// Whether a rule type may stand under `Analyzers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalyzerUse {
+    /// No: it asserts without a metric.
+    No,
+    /// Yes: it reports its metrics there without judging them.
+    Yes,
+    /// Only there (AllStatistics).
+    Only,
+    /// Yes, unless given two paths (FileMatch comparing two locations).
+    UnlessTwoPaths,
 }
 
-/// What a rule type accepts.
+/// What a rule type accepts, and what an editor may say about it.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleSpec {
     /// The name as written in DQDL.
@@ -83,208 +57,276 @@ pub struct RuleSpec {
     pub allows_where: bool,
     /// Whether `with threshold` is allowed.
     pub allows_threshold: bool,
+    /// The `with name = value` tags evaluation reads (besides `threshold`).
+    /// Validation accepts any tag; DetectAnomalies rejects others when run.
+    pub tags: &'static [&'static str],
+    /// Whether it may stand under `Analyzers`.
+    pub analyzer: AnalyzerUse,
+    /// One line on what it checks.
+    pub description: &'static str,
+    /// A valid rule (for AllStatistics, analyzer) using it.
+    pub example: &'static str,
 }
 
 const VARIADIC: usize = usize::MAX;
 
-macro_rules! spec {
-    ($name:literal, $min:expr, $max:expr, $hint:literal, $cond:ident, $where:expr, $thr:expr) => {
-        RuleSpec {
-            name: $name,
-            min_params: $min,
-            max_params: $max,
-            params_hint: $hint,
-            condition: ConditionKind::$cond,
-            allows_where: $where,
-            allows_threshold: $thr,
+/// The file selection tags every File* rule reads.
+const FILE_TAGS: &[&str] = &["uriRegex", "recentFiles"];
+
+/// Generates [`RuleType`], [`RuleType::ALL`] and [`RuleType::spec`] from one
+/// table: a rule type is one row here (plus its planning and test rows).
+macro_rules! rule_types {
+    ($(
+        $name:ident {
+            params: $min:literal ..= $max:expr, $hint:literal,
+            condition: $cond:ident,
+            where_clause: $where:literal,
+            threshold: $thr:literal,
+            tags: $tags:expr,
+            analyzer: $analyzer:ident,
+            description: $description:literal,
+            example: $example:literal $(,)?
+        }
+    ),+ $(,)?) => {
+        /// Every rule type of DQDL.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+        pub enum RuleType {
+            $(
+                #[doc = $description]
+                $name,
+            )+
+        }
+
+        impl RuleType {
+            /// Every rule type, in the order of SPEC §12.
+            pub const ALL: [RuleType; [$(RuleType::$name),+].len()] = [$(RuleType::$name),+];
+
+            /// What this rule type accepts.
+            pub fn spec(self) -> RuleSpec {
+                match self {
+                    $(RuleType::$name => RuleSpec {
+                        name: stringify!($name),
+                        min_params: $min,
+                        max_params: $max,
+                        params_hint: $hint,
+                        condition: ConditionKind::$cond,
+                        allows_where: $where,
+                        allows_threshold: $thr,
+                        tags: $tags,
+                        analyzer: AnalyzerUse::$analyzer,
+                        description: $description,
+                        example: $example,
+                    },)+
+                }
+            }
         }
     };
 }
 
+rule_types! {
+    RowCount {
+        params: 0..=0, "no parameters",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The number of rows (those matching `where`, when given).",
+        example: "RowCount between 1000 and 50000",
+    },
+    RowCountMatch {
+        params: 1..=1, "a dataset alias",
+        condition: Number, where_clause: false, threshold: false, tags: &[], analyzer: Yes,
+        description: "The primary dataset's row count divided by the row count of another dataset.",
+        example: "RowCountMatch \"reference\" >= 0.9",
+    },
+    ColumnCount {
+        params: 0..=0, "no parameters",
+        condition: Number, where_clause: false, threshold: false, tags: &[], analyzer: Yes,
+        description: "The number of columns of the primary dataset.",
+        example: "ColumnCount = 12",
+    },
+    ColumnExists {
+        params: 1..=1, "a column",
+        condition: None, where_clause: false, threshold: false, tags: &[], analyzer: No,
+        description: "Passes when the column exists.",
+        example: "ColumnExists \"order_id\"",
+    },
+    ColumnNamesMatchPattern {
+        params: 1..=1, "a pattern",
+        condition: None, where_clause: false, threshold: false, tags: &[], analyzer: No,
+        description: "Passes when every column name contains a match of the regular expression.",
+        example: "ColumnNamesMatchPattern \"^[a-z_]+$\"",
+    },
+    ColumnDataType {
+        params: 1..=1, "a column",
+        condition: TypeName, where_clause: true, threshold: true, tags: &[], analyzer: Yes,
+        description: "Every value (or the `with threshold` share) casts to the type named; NULL never does.",
+        example: "ColumnDataType \"amount\" = \"Double\" with threshold > 0.95",
+    },
+    ColumnLength {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "Every value's length in characters meets the condition; NULL has length 0.",
+        example: "ColumnLength \"user_id\" = 36",
+    },
+    ColumnValues {
+        params: 1..=1, "a column",
+        condition: Value, where_clause: true, threshold: true, tags: &[], analyzer: Yes,
+        description: "Every value (or the `with threshold` share) meets a number, string, pattern or date condition.",
+        example: "ColumnValues \"status\" in [\"new\", \"paid\", \"shipped\"]",
+    },
+    ColumnCorrelation {
+        params: 2..=2, "two columns",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The Pearson correlation of two numeric columns.",
+        example: "ColumnCorrelation \"height\" \"weight\" > 0.5",
+    },
+    Completeness {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The share of rows whose value is not NULL.",
+        example: "Completeness \"email\" >= 0.95",
+    },
+    IsComplete {
+        params: 1..=1, "a column",
+        condition: None, where_clause: true, threshold: false, tags: &[], analyzer: No,
+        description: "Passes when no value is NULL.",
+        example: "IsComplete \"order_id\"",
+    },
+    Uniqueness {
+        params: 1..=VARIADIC, "one or more columns",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The share of non-NULL rows whose value (or combination of values) occurs exactly once.",
+        example: "Uniqueness \"email\" > 0.99",
+    },
+    IsUnique {
+        params: 1..=VARIADIC, "one or more columns",
+        condition: None, where_clause: true, threshold: false, tags: &[], analyzer: No,
+        description: "Passes when every non-NULL value (or combination of values) occurs once.",
+        example: "IsUnique \"order_id\"",
+    },
+    IsPrimaryKey {
+        params: 1..=VARIADIC, "one or more columns",
+        condition: None, where_clause: true, threshold: false, tags: &[], analyzer: No,
+        description: "Passes when the columns are complete and their combination is unique.",
+        example: "IsPrimaryKey \"order_id\" \"line\"",
+    },
+    UniqueValueRatio {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "Values that occur exactly once divided by distinct non-NULL values.",
+        example: "UniqueValueRatio \"customer_id\" > 0.5",
+    },
+    DistinctValuesCount {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The number of distinct values, NULL counted as one.",
+        example: "DistinctValuesCount \"country\" between 5 and 250",
+    },
+    Entropy {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The Shannon entropy (natural log) of the column's non-NULL values.",
+        example: "Entropy \"category\" > 1",
+    },
+    Mean {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The mean of a numeric column.",
+        example: "Mean \"price\" between 10 and 100",
+    },
+    Sum {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The sum of a numeric column.",
+        example: "Sum \"amount\" > 0",
+    },
+    StandardDeviation {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The population standard deviation of a numeric column.",
+        example: "StandardDeviation \"price\" < 50",
+    },
+    Variance {
+        params: 1..=1, "a column",
+        condition: Number, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "The population variance of a numeric column.",
+        example: "Variance \"price\" < 2500",
+    },
+    CustomSql {
+        params: 1..=1, "an SQL query",
+        condition: NumberOrNone, where_clause: false, threshold: true, tags: &[], analyzer: Yes,
+        description: "A read-only query over `primary`: its single value meets the condition, or without one, every primary row it returns.",
+        example: "CustomSql \"SELECT COUNT(*) FROM primary WHERE amount < 0\" = 0",
+    },
+    DataFreshness {
+        params: 1..=1, "a column",
+        condition: Duration, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
+        description: "Every date or timestamp in the column is at most the given age.",
+        example: "DataFreshness \"updated_at\" <= 24 hours",
+    },
+    DatasetMatch {
+        params: 2..=3, "a dataset alias, key mappings and optional column mappings",
+        condition: Number, where_clause: false, threshold: false, tags: &[], analyzer: Yes,
+        description: "The share of primary rows that join another dataset on the keys with equal mapped columns.",
+        example: "DatasetMatch \"reference\" \"id->ref_id\" \"amount\" >= 0.99",
+    },
+    ReferentialIntegrity {
+        params: 2..=2, "primary columns and `alias.{columns}`",
+        condition: Number, where_clause: false, threshold: false, tags: &[], analyzer: Yes,
+        description: "The share of primary rows whose values exist in the referenced dataset's columns.",
+        example: "ReferentialIntegrity \"user_id\" \"users.user_id\" = 1",
+    },
+    AggregateMatch {
+        params: 2..=2, "two aggregate expressions",
+        condition: Number, where_clause: false, threshold: false, tags: &[], analyzer: Yes,
+        description: "The first aggregate (`sum(col)`, `avg(alias.col)`, ...) divided by the second.",
+        example: "AggregateMatch \"sum(amount)\" \"sum(reference.amount)\" > 0.99",
+    },
+    SchemaMatch {
+        params: 1..=1, "a dataset alias",
+        condition: Number, where_clause: false, threshold: false, tags: &[], analyzer: Yes,
+        description: "The share of columns present with the same type in another dataset; 0 when the column counts differ.",
+        example: "SchemaMatch \"reference\" = 1",
+    },
+    DetectAnomalies {
+        params: 1..=VARIADIC, "a metric rule name and its parameters",
+        condition: None, where_clause: false, threshold: false,
+        tags: &["sensitivity", "minHistory", "window", "seasonality"], analyzer: No,
+        description: "Fails when a metric of the named rule leaves the band its history predicts (needs a results store).",
+        example: "DetectAnomalies \"RowCount\"",
+    },
+    FileFreshness {
+        params: 0..=1, "an optional path",
+        condition: Date, where_clause: false, threshold: true, tags: FILE_TAGS, analyzer: Yes,
+        description: "Every file (or the `with threshold` share) was modified within the date condition.",
+        example: "FileFreshness \"s3://bucket/landing/\" > (now() - 1 days)",
+    },
+    FileMatch {
+        params: 0..=2, "up to two paths",
+        condition: FileMatch, where_clause: false, threshold: false,
+        tags: &["uriRegex", "recentFiles", "hashAlgorithm", "matchFileName"], analyzer: UnlessTwoPaths,
+        description: "Two paths hold files of the same contents, or every file's checksum is in the list.",
+        example: "FileMatch \"s3://bucket/in/\" \"s3://bucket/out/\"",
+    },
+    FileSize {
+        params: 0..=1, "an optional path",
+        condition: Size, where_clause: false, threshold: true, tags: FILE_TAGS, analyzer: Yes,
+        description: "Every file (or the `with threshold` share) meets the size condition.",
+        example: "FileSize \"s3://bucket/landing/\" < 5 GB",
+    },
+    FileUniqueness {
+        params: 0..=1, "an optional path",
+        condition: Number, where_clause: false, threshold: false, tags: FILE_TAGS, analyzer: Yes,
+        description: "The share of files whose content no other file has.",
+        example: "FileUniqueness \"s3://bucket/landing/\" = 1",
+    },
+    AllStatistics {
+        params: 1..=1, "a column",
+        condition: AnalyzerOnly, where_clause: false, threshold: false, tags: &[], analyzer: Only,
+        description: "Analyzer only: row and column counts and the statistics of a column, or of `AllColumns`.",
+        example: "AllStatistics \"price\"",
+    },
+}
+
 impl RuleType {
-    /// Every rule type, in the order of SPEC §12.
-    pub const ALL: [RuleType; 33] = [
-        RuleType::RowCount,
-        RuleType::RowCountMatch,
-        RuleType::ColumnCount,
-        RuleType::ColumnExists,
-        RuleType::ColumnNamesMatchPattern,
-        RuleType::ColumnDataType,
-        RuleType::ColumnLength,
-        RuleType::ColumnValues,
-        RuleType::ColumnCorrelation,
-        RuleType::Completeness,
-        RuleType::IsComplete,
-        RuleType::Uniqueness,
-        RuleType::IsUnique,
-        RuleType::IsPrimaryKey,
-        RuleType::UniqueValueRatio,
-        RuleType::DistinctValuesCount,
-        RuleType::Entropy,
-        RuleType::Mean,
-        RuleType::Sum,
-        RuleType::StandardDeviation,
-        RuleType::Variance,
-        RuleType::CustomSql,
-        RuleType::DataFreshness,
-        RuleType::DatasetMatch,
-        RuleType::ReferentialIntegrity,
-        RuleType::AggregateMatch,
-        RuleType::SchemaMatch,
-        RuleType::DetectAnomalies,
-        RuleType::FileFreshness,
-        RuleType::FileMatch,
-        RuleType::FileSize,
-        RuleType::FileUniqueness,
-        RuleType::AllStatistics,
-    ];
-
-    /// What this rule type accepts.
-    pub fn spec(self) -> RuleSpec {
-        use RuleType::*;
-        match self {
-            RowCount => spec!("RowCount", 0, 0, "no parameters", Number, true, false),
-            RowCountMatch => spec!(
-                "RowCountMatch",
-                1,
-                1,
-                "a dataset alias",
-                Number,
-                false,
-                false
-            ),
-            ColumnCount => spec!("ColumnCount", 0, 0, "no parameters", Number, false, false),
-            ColumnExists => spec!("ColumnExists", 1, 1, "a column", None, false, false),
-            ColumnNamesMatchPattern => spec!(
-                "ColumnNamesMatchPattern",
-                1,
-                1,
-                "a pattern",
-                None,
-                false,
-                false
-            ),
-            ColumnDataType => spec!("ColumnDataType", 1, 1, "a column", TypeName, true, true),
-            ColumnLength => spec!("ColumnLength", 1, 1, "a column", Number, true, false),
-            ColumnValues => spec!("ColumnValues", 1, 1, "a column", Value, true, true),
-            ColumnCorrelation => spec!(
-                "ColumnCorrelation",
-                2,
-                2,
-                "two columns",
-                Number,
-                true,
-                false
-            ),
-            Completeness => spec!("Completeness", 1, 1, "a column", Number, true, false),
-            IsComplete => spec!("IsComplete", 1, 1, "a column", None, true, false),
-            Uniqueness => spec!(
-                "Uniqueness",
-                1,
-                VARIADIC,
-                "one or more columns",
-                Number,
-                true,
-                false
-            ),
-            IsUnique => spec!(
-                "IsUnique",
-                1,
-                VARIADIC,
-                "one or more columns",
-                None,
-                true,
-                false
-            ),
-            IsPrimaryKey => spec!(
-                "IsPrimaryKey",
-                1,
-                VARIADIC,
-                "one or more columns",
-                None,
-                true,
-                false
-            ),
-            UniqueValueRatio => spec!("UniqueValueRatio", 1, 1, "a column", Number, true, false),
-            DistinctValuesCount => {
-                spec!("DistinctValuesCount", 1, 1, "a column", Number, true, false)
-            }
-            Entropy => spec!("Entropy", 1, 1, "a column", Number, true, false),
-            Mean => spec!("Mean", 1, 1, "a column", Number, true, false),
-            Sum => spec!("Sum", 1, 1, "a column", Number, true, false),
-            StandardDeviation => spec!("StandardDeviation", 1, 1, "a column", Number, true, false),
-            Variance => spec!("Variance", 1, 1, "a column", Number, true, false),
-            CustomSql => spec!("CustomSql", 1, 1, "an SQL query", NumberOrNone, false, true),
-            DataFreshness => spec!("DataFreshness", 1, 1, "a column", Duration, true, false),
-            DatasetMatch => spec!(
-                "DatasetMatch",
-                2,
-                3,
-                "a dataset alias, key mappings and optional column mappings",
-                Number,
-                false,
-                false
-            ),
-            ReferentialIntegrity => spec!(
-                "ReferentialIntegrity",
-                2,
-                2,
-                "primary columns and `alias.{columns}`",
-                Number,
-                false,
-                false
-            ),
-            AggregateMatch => spec!(
-                "AggregateMatch",
-                2,
-                2,
-                "two aggregate expressions",
-                Number,
-                false,
-                false
-            ),
-            SchemaMatch => spec!("SchemaMatch", 1, 1, "a dataset alias", Number, false, false),
-            DetectAnomalies => spec!(
-                "DetectAnomalies",
-                1,
-                VARIADIC,
-                "a metric rule name and its parameters",
-                None,
-                false,
-                false
-            ),
-            FileFreshness => spec!("FileFreshness", 0, 1, "an optional path", Date, false, true),
-            FileMatch => spec!(
-                "FileMatch",
-                0,
-                2,
-                "up to two paths",
-                FileMatch,
-                false,
-                false
-            ),
-            FileSize => spec!("FileSize", 0, 1, "an optional path", Size, false, true),
-            FileUniqueness => spec!(
-                "FileUniqueness",
-                0,
-                1,
-                "an optional path",
-                Number,
-                false,
-                false
-            ),
-            AllStatistics => spec!(
-                "AllStatistics",
-                1,
-                1,
-                "a column",
-                AnalyzerOnly,
-                false,
-                false
-            ),
-        }
-    }
-
     /// The name as written in DQDL.
     pub fn name(self) -> &'static str {
         self.spec().name
@@ -293,11 +335,6 @@ impl RuleType {
     /// Looks a rule type up by its exact (case-sensitive) name.
     pub fn from_name(name: &str) -> Option<RuleType> {
         RuleType::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// True for rules that assert without a condition (IsComplete, ...).
-    pub fn is_boolean(self) -> bool {
-        matches!(self.spec().condition, ConditionKind::None)
     }
 
     /// The closest known rule type name, for "did you mean" hints.
@@ -341,6 +378,115 @@ mod tests {
     fn names_round_trip() {
         for t in RuleType::ALL {
             assert_eq!(RuleType::from_name(t.name()), Some(t));
+        }
+    }
+
+    /// The rule type names the grammar lists for its `and` lookahead
+    /// (`known_rule_type`), in order.
+    fn grammar_names() -> Vec<&'static str> {
+        let grammar = include_str!("../../../grammar/dqdl.pest");
+        let start = grammar
+            .find("known_rule_type = @{")
+            .expect("the grammar defines known_rule_type");
+        let block = &grammar[start..];
+        let block = &block[..block.find('}').expect("the rule ends")];
+        block.split('"').skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn the_grammar_lists_exactly_the_table() {
+        let listed = grammar_names();
+        for t in RuleType::ALL {
+            assert!(
+                listed.contains(&t.name()),
+                "{t} is in the table but not in grammar/dqdl.pest's known_rule_type"
+            );
+        }
+        for name in &listed {
+            assert!(
+                RuleType::from_name(name).is_some(),
+                "{name} is in grammar/dqdl.pest's known_rule_type but not in the table"
+            );
+        }
+        assert_eq!(listed.len(), RuleType::ALL.len(), "a name is listed twice");
+    }
+
+    #[test]
+    fn the_grammar_lists_longer_names_before_their_prefixes() {
+        // PEG choice takes the first alternative that matches: `RowCount`
+        // before `RowCountMatch` would stop `and RowCountMatch` from
+        // starting a composite.
+        let listed = grammar_names();
+        for (i, name) in listed.iter().enumerate() {
+            for later in &listed[i + 1..] {
+                assert!(
+                    !later.starts_with(name),
+                    "{later} must come before {name} in known_rule_type"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_example_is_a_valid_rule_of_its_type() {
+        for t in RuleType::ALL {
+            let spec = t.spec();
+            assert!(
+                !spec.description.is_empty() && !spec.description.contains('\n'),
+                "{t}: one-line description"
+            );
+            let section = if spec.analyzer == AnalyzerUse::Only {
+                "Analyzers"
+            } else {
+                "Rules"
+            };
+            let source = format!("{section} = [ {} ]", spec.example);
+            let ruleset = crate::parse(&source)
+                .unwrap_or_else(|e| panic!("{t}: {}", e.render("example", &source)));
+            let parsed = match section {
+                "Rules" => ruleset
+                    .rules
+                    .iter()
+                    .flatten()
+                    .flat_map(|r| r.expr.leaves())
+                    .map(|r| r.rule_type)
+                    .collect::<Vec<_>>(),
+                _ => ruleset
+                    .analyzers
+                    .iter()
+                    .flatten()
+                    .map(|a| a.rule_type)
+                    .collect(),
+            };
+            assert_eq!(parsed, vec![t], "{t}: {}", spec.example);
+        }
+    }
+
+    #[test]
+    fn analyzer_use_agrees_with_the_condition_kind() {
+        for t in RuleType::ALL {
+            let spec = t.spec();
+            assert_eq!(
+                spec.analyzer == AnalyzerUse::No,
+                spec.condition == ConditionKind::None,
+                "{t}: rules without a metric cannot be analyzers"
+            );
+            assert_eq!(
+                spec.analyzer == AnalyzerUse::Only,
+                spec.condition == ConditionKind::AnalyzerOnly,
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_are_listed_once_and_never_threshold() {
+        for t in RuleType::ALL {
+            let tags = t.spec().tags;
+            for (i, tag) in tags.iter().enumerate() {
+                assert!(!tag.eq_ignore_ascii_case("threshold"), "{t}");
+                assert!(!tags[i + 1..].contains(tag), "{t}: {tag} twice");
+            }
         }
     }
 
