@@ -253,13 +253,13 @@ rule_types! {
     CustomSql {
         params: 1..=1, "an SQL query",
         condition: NumberOrNone, where_clause: false, threshold: true, tags: &[], analyzer: Yes,
-        description: "A read-only query over `primary`: its single value meets the condition, or without one, every primary row it returns.",
+        description: "A read-only SQL query: its one value meets the condition, or without one, it returns every primary row (or the `with threshold` share).",
         example: "CustomSql \"SELECT COUNT(*) FROM primary WHERE amount < 0\" = 0",
     },
     DataFreshness {
         params: 1..=1, "a column",
         condition: Duration, where_clause: true, threshold: false, tags: &[], analyzer: Yes,
-        description: "Every date or timestamp in the column is at most the given age.",
+        description: "Every value of a date or timestamp column meets an age condition such as `<= 24 hours`.",
         example: "DataFreshness \"updated_at\" <= 24 hours",
     },
     DatasetMatch {
@@ -296,14 +296,14 @@ rule_types! {
     FileFreshness {
         params: 0..=1, "an optional path",
         condition: Date, where_clause: false, threshold: true, tags: FILE_TAGS, analyzer: Yes,
-        description: "Every file (or the `with threshold` share) was modified within the date condition.",
+        description: "Every file's modification time (or the `with threshold` share) meets the date condition.",
         example: "FileFreshness \"s3://bucket/landing/\" > (now() - 1 days)",
     },
     FileMatch {
         params: 0..=2, "up to two paths",
         condition: FileMatch, where_clause: false, threshold: false,
         tags: &["uriRegex", "recentFiles", "hashAlgorithm", "matchFileName"], analyzer: UnlessTwoPaths,
-        description: "Two paths hold files of the same contents, or every file's checksum is in the list.",
+        description: "Two paths hold files of the same contents (matched by checksum), or every file's checksum is in the list.",
         example: "FileMatch \"s3://bucket/in/\" \"s3://bucket/out/\"",
     },
     FileSize {
