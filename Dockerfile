@@ -9,6 +9,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY crates crates
 COPY grammar grammar
 COPY migrations migrations
 COPY rulesets rulesets

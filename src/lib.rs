@@ -1,19 +1,16 @@
 //! dqgate: a data-quality gate that speaks DQDL.
 //!
 //! The crate is layered; data flows top to bottom:
-//! - [`dqdl`]: the language (grammar, AST, errors, validation, formatter).
+//! - [`dqdl`]: the language (grammar, AST, errors, validation, formatter),
+//!   the workspace crate `crates/dqdl`, re-exported here.
 //! - [`source`]: datasets registered as DataFusion tables.
 //! - [`plan`]: rules → deduplicated metric requests and checks.
 
 #![warn(missing_docs)]
 
-// pest's derive without its "std" feature names `alloc` from the crate root.
-extern crate alloc;
-
 pub mod api;
 pub mod check;
 pub mod config;
-pub mod dqdl;
 pub mod engine;
 pub mod gate;
 pub mod history;
@@ -27,3 +24,5 @@ pub mod sql_support;
 pub mod store;
 pub mod suggest;
 pub mod telemetry;
+
+pub use dqdl;

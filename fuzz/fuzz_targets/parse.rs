@@ -8,10 +8,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match dqgate::dqdl::parse(text) {
+    match dqdl::parse(text) {
         Ok(ruleset) => {
-            let formatted = dqgate::dqdl::format_ruleset(&ruleset);
-            let again = dqgate::dqdl::parse(&formatted).expect("formatted text parses");
+            let formatted = dqdl::format_ruleset(&ruleset);
+            let again = dqdl::parse(&formatted).expect("formatted text parses");
             assert_eq!(again, ruleset, "format round-trip");
         }
         Err(e) => {

@@ -309,7 +309,7 @@ pub fn table(report: &Report, color: bool) -> String {
     if !report.analyzers.is_empty() {
         out.push_str("analyzers:\n");
         for (k, v) in &report.analyzers {
-            out.push_str(&format!("      {k} = {}\n", dqgate::judge::show(*v)));
+            out.push_str(&format!("      {k} = {}\n", dqgate::dqdl::number::show(*v)));
         }
     }
     let score = report

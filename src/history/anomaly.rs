@@ -116,9 +116,9 @@ pub fn detect(
     }
     method.push_str(&format!(
         "median {} ± {} × spread {} (spread = max(1.4826 × MAD, 1% of |median|))",
-        crate::judge::show(expected),
-        crate::judge::show(s.sensitivity),
-        crate::judge::show(spread)
+        crate::dqdl::number::show(expected),
+        crate::dqdl::number::show(s.sensitivity),
+        crate::dqdl::number::show(spread)
     ));
     Observation {
         metric: metric.to_string(),

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::dqdl::ast::{CompareOp, Condition, InSet, LogicalOp, NumExpr, Operand, RuleExpr};
+use crate::dqdl::ast::{Condition, LogicalOp, NumExpr, Operand, RuleExpr};
 use crate::dqdl::format::condition_text;
+use crate::dqdl::number::show;
 use crate::history::anomaly::{self, Observation};
 use crate::history::dynamic::{self, Usage};
 use crate::history::{History, SeriesKey};
@@ -108,16 +109,6 @@ fn value(f: &Formula, results: &[QueryResult]) -> Result<Option<f64>, Problem> {
     })
 }
 
-fn operand_number(o: &Operand) -> Result<f64, String> {
-    match o {
-        Operand::Number(n) => n
-            .literal_value()
-            .ok_or_else(|| "internal: unresolved dynamic operand".to_string()),
-        Operand::Null(_) => Err("a metric cannot be compared with NULL".to_string()),
-        _ => Err("expected a number".to_string()),
-    }
-}
-
 /// Replaces every dynamic operand of `c` with its value over `past`
 /// (values of the judged metric, newest first). Returns the literal
 /// condition and what the resolution used of the history.
@@ -191,8 +182,8 @@ fn judge_value(
         Ok(r) => r,
         Err(e) => return (Outcome::Error, format!("dynamic rule: {e}")),
     };
-    match holds(&resolved, v) {
-        Err(e) => (Outcome::Error, e),
+    match resolved.holds(v) {
+        Err(e) => (Outcome::Error, e.to_string()),
         Ok(ok) => (
             if ok { Outcome::Passed } else { Outcome::Failed },
             format!(
@@ -201,55 +192,6 @@ fn judge_value(
                 requirement(condition, &resolved, usage)
             ),
         ),
-    }
-}
-
-/// Whether `v` satisfies a numeric condition.
-pub fn holds(c: &Condition, v: f64) -> Result<bool, String> {
-    Ok(match c {
-        Condition::Compare { op, operand, .. } => {
-            let x = operand_number(operand)?;
-            match op {
-                CompareOp::Eq => v == x,
-                CompareOp::Ne => v != x,
-                CompareOp::Gt => v > x,
-                CompareOp::Ge => v >= x,
-                CompareOp::Lt => v < x,
-                CompareOp::Le => v <= x,
-            }
-        }
-        Condition::Between {
-            negated, low, high, ..
-        } => {
-            let (lo, hi) = (operand_number(low)?, operand_number(high)?);
-            if *negated {
-                v <= lo || v >= hi
-            } else {
-                lo < v && v < hi
-            }
-        }
-        Condition::In {
-            negated,
-            set: InSet::List(items),
-            ..
-        } => {
-            let mut found = false;
-            for i in items {
-                found |= operand_number(i)? == v;
-            }
-            found != *negated
-        }
-        _ => return Err("this condition does not apply to a number".to_string()),
-    })
-}
-
-/// A number for messages: integers without decimals, others to 6 digits.
-pub fn show(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.6}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 

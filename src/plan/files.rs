@@ -196,7 +196,7 @@ fn plan(
             let mut passing = 0usize;
             let mut failing = Vec::new();
             for f in &files {
-                if crate::judge::holds(&numeric, measure(f))? {
+                if numeric.holds(measure(f)).map_err(|e| e.to_string())? {
                     passing += 1;
                 } else {
                     failing.push(f.location.clone());
@@ -426,10 +426,7 @@ mod tests {
             .clone();
         let c = numeric_condition(rule.condition.as_ref().expect("condition"), Utc::now())
             .expect("numeric");
-        assert!(crate::judge::holds(&c, 2048.0).expect("holds"));
-        assert!(
-            !crate::judge::holds(&c, 1024.0).expect("holds"),
-            "between is exclusive"
-        );
+        assert!(c.holds(2048.0).expect("holds"));
+        assert!(!c.holds(1024.0).expect("holds"), "between is exclusive");
     }
 }

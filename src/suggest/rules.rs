@@ -3,7 +3,7 @@
 
 use super::{ColumnKind, ColumnProfile, MAX_ALLOWED_VALUES, SuggestInput};
 use crate::dqdl::format::quote;
-use crate::judge::show;
+use crate::dqdl::number::show;
 
 /// Renders the suggested ruleset.
 pub fn render(input: &SuggestInput<'_>) -> String {

@@ -118,7 +118,7 @@ fn modules_import_only_lower_layers() {
     let mut problems = Vec::new();
     for (i, (module, allowed)) in LAYERS.iter().enumerate() {
         for a in *allowed {
-            if !position(a).is_some_and(|p| p < i) {
+            if position(a).is_none_or(|p| p >= i) {
                 problems.push(format!(
                     "LAYERS: {module} may import {a}, which is not below it"
                 ));

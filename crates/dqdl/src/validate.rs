@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::ast::*;
 use super::error::{Diagnostic, LineIndex};
-use super::rule_types::{ConditionKind, RuleType};
+use super::rule_types::{AnalyzerUse, ConditionKind, RuleType};
 
 /// Most labels a rule may carry, inherited defaults included.
 pub const MAX_LABELS: usize = 10;
@@ -134,8 +134,12 @@ impl<'a> Validator<'a> {
 
     fn analyzer(&mut self, a: &Analyzer) {
         let t = a.rule_type;
-        let two_path_file_match = t == RuleType::FileMatch && a.params.len() == 2;
-        if (t.is_boolean() && t != RuleType::FileMatch) || two_path_file_match {
+        let refused = match t.spec().analyzer {
+            AnalyzerUse::No => true,
+            AnalyzerUse::UnlessTwoPaths => a.params.len() == 2,
+            AnalyzerUse::Yes | AnalyzerUse::Only => false,
+        };
+        if refused {
             self.error(
                 a.span,
                 format!("{t} asserts without a metric and cannot be an analyzer; move it to Rules"),
@@ -148,7 +152,7 @@ impl<'a> Validator<'a> {
     fn rule(&mut self, r: &Rule) {
         let spec = r.rule_type.spec();
         let name = spec.name;
-        if spec.condition == ConditionKind::AnalyzerOnly {
+        if spec.analyzer == AnalyzerUse::Only {
             self.error(
                 r.span,
                 format!("{name} computes metrics only; put it under Analyzers"),

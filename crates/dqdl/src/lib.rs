@@ -5,12 +5,22 @@
 //! source ──pest──▶ pairs ──build──▶ Ruleset ──validate──▶ Ok(Ruleset) | DqdlError
 //!                                         └──format──▶ canonical text
 //! ```
+//!
+//! The grammar is `grammar/dqdl.pest` at the repository's top level. The
+//! crate depends on pest, serde and thiserror only, so it builds (and its
+//! benchmark and fuzz target run) in seconds, without the evaluation stack.
+
+#![warn(missing_docs)]
+
+// pest's derive without its "std" feature names `alloc` from the crate root.
+extern crate alloc;
 
 pub mod ast;
 mod build;
 pub mod error;
 pub mod format;
 mod grammar;
+pub mod number;
 pub mod rule_types;
 pub mod validate;
 

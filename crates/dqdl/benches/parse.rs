@@ -1,8 +1,7 @@
 //! Parse + validate a 10,000-rule ruleset, and format it.
-//! Run: `cargo bench --bench parse`.
+//! Run: `cargo bench -p dqdl --bench parse`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dqgate::dqdl;
 
 /// A ruleset of `n` rules cycling through the common rule shapes.
 fn large_ruleset(n: usize) -> String {
