@@ -44,19 +44,51 @@ pub fn is_temporal(t: &DataType) -> bool {
     )
 }
 
-/// A DataFusion error as one readable line.
+/// A DataFusion error as one readable line. Arrow's CSV complaint about a
+/// row's width ("Expected 3 records, found 4 records at line 3") is said in
+/// words a person expects: fields, not records.
 pub fn clean(e: &DataFusionError) -> String {
-    e.to_string()
+    let line = e
+        .to_string()
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(": ")
+        .join(": ");
+    csv_width_message(&line).unwrap_or(line)
+}
+
+fn csv_width_message(line: &str) -> Option<String> {
+    const ARROW: &str = "Encountered unequal lengths between records on CSV file. Expected ";
+    let start = line.find(ARROW)?;
+    let rest = &line[start + ARROW.len()..];
+    let (expected, rest) = rest.split_once(" records, found ")?;
+    let (found, rest) = rest.split_once(" records at line ")?;
+    let row: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some(format!(
+        "{}line {row} has {found} fields where the header has {expected}{}",
+        &line[..start],
+        &rest[row.len()..]
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_width_in_words() {
+        assert_eq!(
+            csv_width_message(
+                "Error when processing CSV file a.csv: Arrow error: Csv error: Encountered unequal lengths between records on CSV file. Expected 3 records, found 4 records at line 3"
+            )
+            .as_deref(),
+            Some(
+                "Error when processing CSV file a.csv: Arrow error: Csv error: line 3 has 4 fields where the header has 3"
+            )
+        );
+        assert_eq!(csv_width_message("other"), None);
+    }
 
     #[test]
     fn quoting() {

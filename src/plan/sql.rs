@@ -3,7 +3,7 @@
 //! with SPEC §5's NULL semantics. Every predicate here is total: it yields
 //! TRUE or FALSE for every row, never NULL.
 
-use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, NaiveDateTime, Utc};
 use datafusion::arrow::datatypes::DataType;
 
 use crate::dqdl::ast::{CompareOp, Condition, DateValue, InSet, Operand};
@@ -200,19 +200,12 @@ pub fn resolve_date(value: &DateValue, now: DateTime<Utc>) -> Result<NaiveDateTi
             .date()
             .and_hms_opt(*hour, *minute, 0)
             .ok_or_else(|| format!("\"{text}\" is not a valid time")),
-        DateValue::Now { offset } => {
-            let minute = now_naive
-                .with_second(0)
-                .and_then(|t| t.with_nanosecond(0))
-                .unwrap_or(now_naive);
-            Ok(match offset {
-                None => minute,
-                Some(o) => {
-                    let d = duration_of(&o.duration);
-                    if o.negative { minute - d } else { minute + d }
-                }
-            })
-        }
+        // now() is the evaluation instant itself, to the microsecond: the
+        // same pinned value for every rule of a run.
+        DateValue::Now { offset } => Ok(match offset {
+            None => now_naive,
+            Some(o) => shift(now_naive, &o.duration, o.negative),
+        }),
     }
 }
 
@@ -226,9 +219,40 @@ pub fn duration_of(d: &crate::dqdl::ast::Duration) -> ChronoDuration {
     }
 }
 
+/// `t` moved back (`earlier`) or forward by a DQDL duration; an instant
+/// beyond what chrono holds ends at its far end (see [`instant_literal`]).
+pub fn shift(t: NaiveDateTime, d: &crate::dqdl::ast::Duration, earlier: bool) -> NaiveDateTime {
+    let delta = duration_of(d);
+    let moved = if earlier {
+        t.checked_sub_signed(delta)
+    } else {
+        t.checked_add_signed(delta)
+    };
+    moved.unwrap_or(if earlier {
+        NaiveDateTime::MIN
+    } else {
+        NaiveDateTime::MAX
+    })
+}
+
+fn midnight(y: i32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(y, 1, 1)
+        .map(|d| d.and_time(chrono::NaiveTime::MIN))
+        .unwrap_or_default()
+}
+
 /// An instant as an SQL literal fitting a column type: DATE columns compare
-/// at date precision, everything else at timestamp precision.
+/// at date precision, everything else at timestamp precision. Instants a
+/// literal cannot hold are clamped to the ends of its range (years 1678 to
+/// 2261 for SQL TIMESTAMP literals, which are nanoseconds; 1 to 9999 for
+/// DATE), so `DataFreshness "t" between 700 days and 1000000 days` works;
+/// only a timestamp stored before 1678 could compare differently.
 pub fn instant_literal(t: NaiveDateTime, column_type: &DataType) -> String {
+    let (lo, hi) = match column_type {
+        DataType::Date32 | DataType::Date64 => (midnight(1), midnight(10000)),
+        _ => (midnight(1678), midnight(2262)),
+    };
+    let t = t.clamp(lo, hi - ChronoDuration::microseconds(1));
     match column_type {
         DataType::Date32 | DataType::Date64 => format!("DATE '{}'", t.date().format("%Y-%m-%d")),
         DataType::Timestamp(_, Some(_)) => {

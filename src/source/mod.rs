@@ -26,7 +26,9 @@ use datafusion::datasource::listing::{
 use datafusion::prelude::SessionContext;
 
 /// A file format dqgate reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Apache Parquet.
@@ -177,7 +179,7 @@ pub enum SourceError {
         location: String,
     },
     /// DataFusion could not list or read the files.
-    #[error("dataset `{alias}`: cannot read {location}: {source}")]
+    #[error("dataset `{alias}`: cannot read {location}: {}", crate::sql_support::clean(.source))]
     Read {
         /// The dataset alias.
         alias: String,
@@ -261,7 +263,7 @@ async fn register_local(
     }
     let format = match spec.format {
         Some(f) => f,
-        None => infer_format(path, &spec.location).ok_or_else(|| unknown_format(spec))?,
+        None => infer_format(spec, path)?,
     };
     let mut location = spec.location.clone();
     if path.is_dir() && !location.ends_with('/') {
@@ -314,7 +316,7 @@ async fn register_s3(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Registe
         // A prefix: it must hold at least one data object.
         let prefix = object_store::path::Path::from(key.trim_end_matches('/'));
         let mut listing = store.list(Some(&prefix));
-        let mut found = None;
+        let mut found = std::collections::BTreeSet::new();
         while let Some(item) = listing.next().await {
             let meta = item.map_err(|e| store_err(store_message(&e)))?;
             let name = meta.location.filename().unwrap_or_default().to_string();
@@ -322,14 +324,13 @@ async fn register_s3(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Registe
                 continue;
             }
             if let Some(f) = spec.format.or_else(|| Format::from_extension(&name)) {
-                found = Some(f);
-                break;
+                found.insert(f);
+                if spec.format.is_some() {
+                    break;
+                }
             }
         }
-        found.ok_or_else(|| SourceError::NotFound {
-            alias: spec.alias.clone(),
-            location: format!("{} (no data objects under the prefix)", spec.location),
-        })?
+        one_format(spec, found, "no data objects under the prefix")?
     };
     let mut location = spec.location.clone();
     let is_prefix = !is_object && !is_glob;
@@ -395,40 +396,71 @@ async fn register_listing(
     })
 }
 
-/// The format of a file by its name, or of a folder by the first data file in it.
-fn infer_format(path: &Path, location: &str) -> Option<Format> {
-    if let Some(f) = Format::from_extension(location) {
-        return Some(f);
+/// The format of a file by its name, or of a folder by the data files in
+/// it. A folder holding more than one format is an error: reading one
+/// format would silently drop the other files.
+fn infer_format(spec: &DatasetSpec, path: &Path) -> Result<Format, SourceError> {
+    if let Some(f) = Format::from_extension(&spec.location) {
+        return Ok(f);
     }
-    if path.is_dir() {
-        return first_data_file(path, 4);
+    if !path.is_dir() {
+        return Err(unknown_format(spec));
     }
-    None
+    let mut found = std::collections::BTreeSet::new();
+    data_formats(path, 4, &mut found);
+    one_format(spec, found, "no data files in it")
 }
 
-fn first_data_file(dir: &Path, depth: usize) -> Option<Format> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in &entries {
+/// The one format of a folder's or prefix's files; several is an error.
+fn one_format(
+    spec: &DatasetSpec,
+    found: std::collections::BTreeSet<Format>,
+    none: &str,
+) -> Result<Format, SourceError> {
+    let mut formats = found.into_iter();
+    match (formats.next(), formats.next()) {
+        (Some(f), None) => Ok(f),
+        (None, _) => Err(SourceError::NotFound {
+            alias: spec.alias.clone(),
+            location: format!("{} ({none})", spec.location),
+        }),
+        (Some(a), Some(b)) => {
+            let names: Vec<String> = [a, b]
+                .into_iter()
+                .chain(formats)
+                .map(|f| format!("{f:?}").to_lowercase())
+                .collect();
+            Err(SourceError::Config(format!(
+                "dataset `{}`: {} holds {} files, and one dataset is read in one format; keep one format per folder, name one kind with a glob (e.g. {}/*.csv), or register the dataset with its `format`",
+                spec.alias,
+                spec.location,
+                names.join(" and "),
+                spec.location.trim_end_matches('/')
+            )))
+        }
+    }
+}
+
+/// The data formats of the files in `dir` and its sub-folders (to `depth`).
+fn data_formats(dir: &Path, depth: usize, found: &mut std::collections::BTreeSet<Format>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
         let name = e.file_name();
         let name = name.to_string_lossy();
         if name.starts_with('.') || name.starts_with('_') {
             continue;
         }
-        if let Some(f) = Format::from_extension(&name) {
-            return Some(f);
+        let path = e.path();
+        if path.is_dir() {
+            if depth > 0 {
+                data_formats(&path, depth - 1, found);
+            }
+        } else if let Some(f) = Format::from_extension(&name) {
+            found.insert(f);
         }
     }
-    if depth == 0 {
-        return None;
-    }
-    entries
-        .iter()
-        .filter(|e| e.path().is_dir())
-        .find_map(|e| first_data_file(&e.path(), depth - 1))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod demo;
 mod dqdl_golden;
 mod dqdl_props;
 mod file_rules;
+mod first_hour;
 mod fixtures;
 mod history;
 mod iceberg;

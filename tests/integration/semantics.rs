@@ -790,6 +790,28 @@ fn cases() -> Vec<Case> {
             F,
             &[("Column.joined.DataFreshness.Compliance", 0.9)],
         ),
+        // Durations beyond any stored timestamp still compare (no row is
+        // 700 days old; every non-NULL row is younger than a million days).
+        c(
+            "DataFreshness \"seen\" between 700 days and 1000000 days",
+            F,
+            &[("Column.seen.DataFreshness.Compliance", 0.0)],
+        ),
+        c(
+            "DataFreshness \"seen\" <= 2000000000 days",
+            F,
+            &[("Column.seen.DataFreshness.Compliance", 0.9)],
+        ),
+        c(
+            "DataFreshness \"joined\" <= 1000000 days",
+            F,
+            &[("Column.joined.DataFreshness.Compliance", 0.9)],
+        ),
+        c(
+            "ColumnValues \"seen\" > (now() - 2000000000 days) where \"seen IS NOT NULL\"",
+            P,
+            &[("Column.seen.ColumnValues.Compliance", 1.0)],
+        ),
         c("DataFreshness \"age\" <= 1 days", E, &[]),
         c("DataFreshness \"name\" <= 1 days", E, &[]),
         // ---- CustomSql

@@ -255,7 +255,7 @@ impl Planner<'_> {
         let cutoff = |o: &Operand| -> Result<String, Settled> {
             match o {
                 Operand::Duration(d) => {
-                    Ok(sql::instant_literal(now - sql::duration_of(d), &lit_type))
+                    Ok(sql::instant_literal(sql::shift(now, d, true), &lit_type))
                 }
                 _ => Err(error("DataFreshness needs durations")),
             }
