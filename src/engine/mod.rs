@@ -5,6 +5,7 @@
 //! SQL text runs read-only.
 
 mod frequency;
+mod identifiers;
 mod parser;
 mod user_sql;
 

@@ -3,6 +3,7 @@
 //! types resolve exactly as they will when the scan runs. Each text must be
 //! ONE expression (trailing tokens are an error) and may name no table:
 //! a `where` cannot reach another dataset or add a column to a scan.
+//! Unquoted names resolve to columns whatever their case, as in Spark SQL.
 
 use std::collections::HashMap;
 
@@ -12,6 +13,9 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::prelude::SessionContext;
 
+use datafusion::sql::parser::DFParserBuilder;
+
+use super::identifiers;
 use crate::plan::ExprParser;
 use crate::sql_support::clean;
 
@@ -43,9 +47,15 @@ impl SessionParser {
             .schemas
             .get(dataset)
             .ok_or_else(|| format!("no dataset `{dataset}`"))?;
+        let mut parsed = DFParserBuilder::new(text)
+            .build()
+            .and_then(|mut p| p.parse_into_expr())
+            .map_err(|e| clean(&e))?;
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        identifiers::resolve(&mut parsed.expr, &columns)?;
         let expr = self
             .state
-            .create_logical_expr(text, schema)
+            .create_logical_expr_from_sql_expr(parsed, schema)
             .map_err(|e| clean(&e))?;
         Ok((expr, schema))
     }

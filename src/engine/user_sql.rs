@@ -2,7 +2,10 @@
 //! `primary` is a keyword to DataFusion's SQL parser, so a bare `primary`
 //! table name is quoted before planning.
 
+use std::collections::BTreeMap;
+
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 
 use super::{eval_error, first_row, one_row, read_only};
 use crate::plan::{EvalError, EvalErrorKind, PRIMARY, QueryResult};
@@ -50,9 +53,59 @@ pub fn prepare_user_sql(sql: &str) -> String {
     out
 }
 
+/// Every registered dataset's columns, by name in lower case.
+async fn registered_columns(ctx: &SessionContext) -> BTreeMap<String, Vec<String>> {
+    let mut tables = BTreeMap::new();
+    let Some(schema) = ctx.catalog("datafusion").and_then(|c| c.schema("public")) else {
+        return tables;
+    };
+    for name in schema.table_names() {
+        if let Ok(Some(table)) = schema.table(&name).await {
+            let columns = table
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            tables.insert(name.to_lowercase(), columns);
+        }
+    }
+    tables
+}
+
+/// The query with its unquoted column names spelled as the datasets spell
+/// them (Spark resolves names whatever their case; DataFusion folds them
+/// to lower case). Text that does not parse as one statement is returned
+/// unchanged, so the planner reports it.
+async fn resolve_identifiers(ctx: &SessionContext, sql: &str) -> Result<String, EvalError> {
+    let parse = || {
+        DFParserBuilder::new(sql)
+            .build()
+            .and_then(|mut p| p.parse_statements())
+    };
+    let (Ok(mut statements), Ok(original)) = (parse(), parse()) else {
+        return Ok(sql.to_string());
+    };
+    let (Some(DFStatement::Statement(statement)), 1) = (statements.front_mut(), original.len())
+    else {
+        return Ok(sql.to_string());
+    };
+    let tables = registered_columns(ctx).await;
+    super::identifiers::resolve_query(statement.as_mut(), &tables)
+        .map_err(|m| EvalError::new(EvalErrorKind::Plan, m))?;
+    let resolved = statement.to_string();
+    let unchanged = original.front().map(ToString::to_string);
+    Ok(if unchanged.as_deref() == Some(resolved.as_str()) {
+        sql.to_string()
+    } else {
+        resolved
+    })
+}
+
 /// The numeric form: one row with one numeric column.
 pub async fn scalar(ctx: &SessionContext, prepared: &str) -> QueryResult {
-    let row = one_row(ctx, prepared).await?;
+    let resolved = resolve_identifiers(ctx, prepared).await?;
+    let row = one_row(ctx, &resolved).await?;
     if row.len() != 1 {
         return Err(EvalError::new(
             EvalErrorKind::Shape,
@@ -69,7 +122,7 @@ pub async fn scalar(ctx: &SessionContext, prepared: &str) -> QueryResult {
 /// A primary row matches when it equals a returned row on every returned
 /// column, NULL matching NULL.
 pub async fn row_match(ctx: &SessionContext, sql: &str) -> QueryResult {
-    let prepared = prepare_user_sql(sql);
+    let prepared = resolve_identifiers(ctx, &prepare_user_sql(sql)).await?;
     let df = ctx
         .sql_with_options(&prepared, read_only())
         .await

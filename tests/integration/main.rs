@@ -11,6 +11,7 @@ mod dqdl_props;
 mod file_rules;
 mod first_hour;
 mod fixtures;
+mod glue_fidelity;
 mod history;
 mod iceberg;
 mod rulesets;

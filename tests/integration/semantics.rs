@@ -891,7 +891,7 @@ fn cases() -> Vec<Case> {
         c(
             "ReferentialIntegrity \"id\" \"reference.id\" = 0.8",
             P,
-            &[("Column.reference.id.ReferentialIntegrity", 0.8)],
+            &[("Column.reference.ReferentialIntegrity", 0.8)],
         ),
         c(
             "ReferentialIntegrity \"name\" \"reference.name\" = 0.7",

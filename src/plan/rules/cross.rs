@@ -9,8 +9,11 @@ impl Planner<'_> {
         i: &Input<'_>,
     ) -> Result<LeafPlan, Settled> {
         let v = self.referential_integrity(&i.params[0], &i.params[1])?;
+        // Glue names the metric by the reference dataset's alias.
+        let alias =
+            split_alias_columns(&i.params[1]).map_or_else(|| i.params[1].clone(), |(a, _)| a);
         Ok(numeric(
-            &format!("Column.{}.ReferentialIntegrity", i.params[1]),
+            &format!("Column.{alias}.ReferentialIntegrity"),
             v,
             i.condition()?,
         ))
@@ -91,6 +94,27 @@ impl Planner<'_> {
                 .filter_map(|n| self.column(alias, &n).ok().map(|(r, _)| (n, r)))
                 .collect(),
         };
+        if compared.is_empty() {
+            // Glue compares the non-key columns, which must have the same
+            // names in both datasets: with none, nothing could match.
+            let names = |alias: &str| -> Result<String, Settled> {
+                Ok(self
+                    .schema(alias)?
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            };
+            return Err(decided(
+                Outcome::Failed,
+                format!(
+                    "no columns to compare: besides the keys, `primary` has [{}] and `{alias}` has [{}], and none share a name; give the columns to compare as the third parameter (\"a->b,c\")",
+                    names(PRIMARY)?,
+                    names(alias)?
+                ),
+            ));
+        }
         let list = |cols: &[&String]| cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
         let pk: Vec<&String> = key_pairs.iter().map(|(p, _)| p).collect();
         let rk: Vec<&String> = key_pairs.iter().map(|(_, r)| r).collect();
@@ -104,13 +128,10 @@ impl Planner<'_> {
             .iter()
             .map(|(p, r)| format!("p.{} = r.{}", ident(p), ident(r)))
             .collect();
-        let mut equal: Vec<String> = compared
+        let equal: Vec<String> = compared
             .iter()
             .map(|(p, r)| format!("(p.{} IS NOT DISTINCT FROM r.{})", ident(p), ident(r)))
             .collect();
-        if equal.is_empty() {
-            equal.push("TRUE".to_string());
-        }
         let (pt, rt) = (ident(PRIMARY), ident(alias));
         let count = |from: String| format!("(SELECT CAST(count(*) AS DOUBLE) FROM {from})");
         let sql = format!(

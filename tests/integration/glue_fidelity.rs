@@ -1,0 +1,137 @@
+//! Behaviour a user migrating from AWS Glue Data Quality would notice:
+//! identifiers resolved as Spark resolves them, Glue's metric names and the
+//! outcomes its documentation describes. Each case is hand-worked over a
+//! five-row CSV whose column names mix case the way real exports do.
+
+use dqgate::check::{CheckRequest, run};
+use dqgate::plan::Outcome::{self, Error as E, Failed as F, Passed as P};
+use dqgate::report::Report;
+use dqgate::source::DatasetSpec;
+
+use super::fixtures;
+
+/// | ID | Name | Some.Date  | amount |
+/// |----|------|------------|--------|
+/// | 1  | ann  | 2024-01-01 | 10     |
+/// | 2  | bob  | NULL       | 20     |
+/// | 3  | NULL | 2024-03-01 | 30     |
+/// | 4  | dee  | 2024-04-01 | NULL   |
+/// | 5  | eve  | 2024-05-01 | 50     |
+const DATA: &str = "ID,Name,Some.Date,amount\n1,ann,2024-01-01,10\n2,bob,,20\n3,,2024-03-01,30\n4,dee,2024-04-01,\n5,eve,2024-05-01,50\n";
+
+async fn report(rules: &[&str]) -> Report {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("data.csv");
+    std::fs::write(&path, DATA).expect("write");
+    let reference = dir.path().join("reference.csv");
+    std::fs::write(&reference, "id,label\n1,a\n2,b\n3,c\n").expect("write");
+    run(CheckRequest {
+        ruleset_name: "glue".into(),
+        ruleset_text: format!("Rules = [\n    {}\n]\n", rules.join(",\n    ")),
+        datasets: vec![
+            DatasetSpec {
+                alias: "primary".into(),
+                location: path.display().to_string(),
+                ..Default::default()
+            },
+            DatasetSpec {
+                alias: "reference".into(),
+                location: reference.display().to_string(),
+                ..Default::default()
+            },
+        ],
+        now: Some(fixtures::now()),
+        memory_limit: None,
+    })
+    .await
+    .expect("check runs")
+}
+
+/// A rule, its expected outcome and expected metric values.
+type Case<'a> = (&'a str, Outcome, &'a [(&'a str, f64)]);
+
+/// Runs every case in one ruleset and lists all that differ.
+async fn expect(cases: &[Case<'_>]) {
+    let rules: Vec<&str> = cases.iter().map(|(r, ..)| *r).collect();
+    let report = report(&rules).await;
+    let mut failures = Vec::new();
+    for ((rule, outcome, metrics), got) in cases.iter().zip(&report.rules) {
+        if got.outcome != *outcome {
+            failures.push(format!(
+                "{rule}\n    outcome {:?}, expected {outcome:?}: {}",
+                got.outcome, got.message
+            ));
+        }
+        for (name, want) in *metrics {
+            match got.metrics.get(*name) {
+                Some(v) if (v - want).abs() <= 1e-9 => {}
+                other => failures.push(format!("{rule}\n    {name} = {other:?}, expected {want}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn identifiers_in_where_and_custom_sql_ignore_case_as_in_spark() {
+    expect(&[
+        // `where` resolves unquoted names whatever their case.
+        (
+            "IsComplete \"Name\" where \"ID > 3\"",
+            P,
+            &[("Column.Name.Completeness", 1.0)],
+        ),
+        (
+            "Completeness \"Name\" > 0.5 where \"id > 2 and NAME is not null\"",
+            P,
+            &[("Column.Name.Completeness", 1.0)],
+        ),
+        ("RowCount = 2 where \"Amount >= 30\"", P, &[]),
+        // Double-quoted names stay exact.
+        ("RowCount = 2 where \"\\\"id\\\" > 3\"", E, &[]),
+        // Backquoted Spark names reach columns with dots.
+        (
+            "RowCount = 1 where \"`Some.Date` IS NULL\"",
+            P,
+            &[("Dataset.*.RowCount", 1.0)],
+        ),
+        // CustomSql over primary and an alias.
+        (
+            "CustomSql \"SELECT count(*) FROM primary WHERE id >= 4\" = 2",
+            P,
+            &[("Dataset.*.CustomSQL", 2.0)],
+        ),
+        (
+            "CustomSql \"select count(*) from primary p join reference r on p.ID = r.ID\" = 3",
+            P,
+            &[],
+        ),
+        (
+            "CustomSql \"SELECT Id FROM primary WHERE amount > 15\" with threshold >= 0.6",
+            P,
+            &[("Dataset.*.CustomSQL.Compliance", 0.6)],
+        ),
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn metric_names_and_outcomes_follow_glue() {
+    expect(&[
+        // ReferentialIntegrity is reported under the reference alias.
+        (
+            "ReferentialIntegrity \"ID\" \"reference.id\" >= 0.6",
+            P,
+            &[("Column.reference.ReferentialIntegrity", 0.6)],
+        ),
+        // DatasetMatch with nothing to compare besides the key cannot pass.
+        ("DatasetMatch \"reference\" \"ID->id\" >= 0", F, &[]),
+        // With a mapping it compares what it is told to.
+        (
+            "DatasetMatch \"reference\" \"ID->id\" \"ID->id\" = 0.6",
+            P,
+            &[("Dataset.reference.DatasetMatch", 0.6)],
+        ),
+    ])
+    .await;
+}
