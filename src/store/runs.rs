@@ -339,7 +339,7 @@ impl Store {
 
     /// Writes a finished run and all its results in one transaction.
     pub async fn finish_run(&self, id: &str, f: &Finished<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_text();
         sqlx::query(
             "UPDATE runs SET status = $1, decision = $2, score = $3, passed = $4, failed = $5, errors = $6, message = $7, \

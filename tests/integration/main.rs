@@ -12,6 +12,7 @@ mod file_rules;
 mod fixtures;
 mod history;
 mod iceberg;
+mod recovery;
 mod rulesets;
 mod s3;
 mod semantics;
