@@ -104,11 +104,29 @@ impl Problem {
             "an internal error occurred; see the server log",
         )
     }
+
+    /// 503 `store_unavailable` with `Retry-After`; the cause is logged.
+    pub fn store_unavailable(cause: &dyn std::fmt::Display, detail: &str) -> Problem {
+        tracing::warn!(error = %cause, "store unavailable");
+        let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", detail);
+        p.retry_after = Some(STORE_RETRY_AFTER_SECS);
+        p
+    }
 }
+
+/// What 503 answers tell callers to wait before retrying, in seconds.
+pub const STORE_RETRY_AFTER_SECS: u64 = 5;
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
-        Problem::internal(&e)
+        if e.is_unavailable() {
+            Problem::store_unavailable(
+                &e,
+                "the results database is unavailable or busy; retry later",
+            )
+        } else {
+            Problem::internal(&e)
+        }
     }
 }
 

@@ -62,7 +62,8 @@ impl From<RunError> for Problem {
                 p.retry_after = Some(5);
                 p
             }
-            RunError::Vanished(_) | RunError::Store(_) => Problem::internal(&e),
+            RunError::Store(e) => e.into(),
+            RunError::Vanished(_) => Problem::internal(&e),
         }
     }
 }

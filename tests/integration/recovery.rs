@@ -6,10 +6,75 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dqgate::api::Limits;
+use dqgate::api::{self, AppState, Limits};
+use dqgate::store::{Store, StoreOptions};
 use serde_json::json;
 
-use super::service::{ADMIN, backends, start, start_with};
+use super::fixtures;
+use super::service::{ADMIN, Server, backends, start, start_with};
+
+/// Serves `store` on a loopback port.
+async fn serve(store: Store, limits: Limits) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = AppState::new(store, limits, Some(ADMIN));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    let app = api::router(state.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    fixtures::write_all(dir.path());
+    Server { addr, state, dir }
+}
+
+/// A throwaway PostgreSQL cluster of this test's own (`.ci/postgres.sh`),
+/// stopped when dropped, even when the test fails.
+struct Cluster {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Cluster {
+    fn script(action: &str, dir: &std::path::Path) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .arg(action)
+            .arg(dir)
+            .output()
+            .expect("run .ci/postgres.sh");
+        assert!(
+            out.status.success(),
+            "postgres.sh {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = Cluster::script("start", dir.path());
+        Cluster { dir, url }
+    }
+
+    fn stop(&self) {
+        Cluster::script("stop", self.dir.path());
+    }
+
+    /// Starts the stopped cluster again on its port.
+    fn resume(&self) {
+        let url = Cluster::script("start", self.dir.path());
+        assert_eq!(url, self.url, "same port");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_saves_of_one_ruleset_each_get_their_own_version() {
@@ -138,4 +203,77 @@ async fn eight_writers_and_a_reader_never_see_a_locked_database() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_answers_503_fast_and_heals_without_a_restart() {
+    if !backends().contains(&"postgres") {
+        return;
+    }
+    let cluster = Cluster::start();
+    let options = StoreOptions {
+        acquire_timeout: Duration::from_secs(1),
+    };
+    let store = Store::connect_with(&cluster.url, &options)
+        .await
+        .expect("store");
+    let s = serve(store, Limits::default()).await;
+    s.seed("Rules = [ RowCount > 0 ]").await;
+    let health = s.send("GET", "/healthz", None, "", b"").await;
+    assert_eq!(health.status, 200);
+
+    cluster.stop();
+    let gate = json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing", "run_id": "outage-1"});
+    for (method, path) in [
+        ("GET", "/v1/rulesets/people-checks"),
+        ("GET", "/v1/runs"),
+        ("PUT", "/v1/rulesets/people-checks"),
+        ("POST", "/v1/gate"),
+    ] {
+        let clock = Instant::now();
+        let r = match method {
+            "GET" => s.get(path, ADMIN).await,
+            "PUT" => s.put_text(path, ADMIN, "Rules = [ RowCount > 1 ]").await,
+            _ => s.post_json(path, ADMIN, &gate).await,
+        };
+        let took = clock.elapsed();
+        assert_eq!(
+            (r.status, r.json()["code"].clone()),
+            (503, json!("store_unavailable")),
+            "{method} {path}"
+        );
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert!(r.header("retry-after").is_some(), "{method} {path}");
+        assert!(
+            took < Duration::from_millis(2500),
+            "{method} {path} took {took:?} with a 1 s acquire timeout"
+        );
+    }
+    let clock = Instant::now();
+    let health = s.send("GET", "/healthz", None, "", b"").await;
+    let took = clock.elapsed();
+    assert_eq!(health.status, 503);
+    assert!(took < Duration::from_secs(1), "healthz took {took:?}");
+
+    cluster.resume();
+    let mut healthy = false;
+    for _ in 0..40 {
+        if s.send("GET", "/healthz", None, "", b"").await.status == 200 {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(healthy, "healthz recovers without a restart");
+    let r = s
+        .put_text("/v1/rulesets/people-checks", ADMIN, "Rules = [ RowCount > 1 ]")
+        .await;
+    assert_eq!((r.status, r.json()["version"].clone()), (201, json!(2)));
+    let r = s.post_json("/v1/gate", ADMIN, &gate).await;
+    assert_eq!(
+        (r.status, r.json()["decision"].clone()),
+        (200, json!("pass")),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 }
