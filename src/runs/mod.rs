@@ -31,7 +31,7 @@ pub use evaluate::dataset_spec;
 
 use crate::gate::Decision;
 use crate::plan::Outcome;
-use crate::store::{Claim, RunRecord, Store, StoreError, new_run_id};
+use crate::store::{Claim, RunIdentity, RunRecord, Store, StoreError, new_run_id};
 use evaluate::Job;
 use queue::Queue;
 
@@ -77,6 +77,45 @@ pub struct RunRequest {
     pub parameters: serde_json::Value,
 }
 
+impl RunRequest {
+    /// What this request asks for, as recorded with its run.
+    fn identity(&self) -> RunIdentity {
+        RunIdentity {
+            dataset: self.dataset.clone(),
+            ruleset: self.ruleset.clone(),
+            stage: self.stage.clone(),
+            parameters: if self.parameters.is_null() {
+                serde_json::json!({})
+            } else {
+                self.parameters.clone()
+            },
+            aliases: self.aliases.clone(),
+        }
+    }
+}
+
+/// The stored run when `requested` is what it was claimed for (a retry),
+/// else a conflict naming both requests.
+fn retry_of(run: RunRecord, requested: &RunIdentity) -> Result<RunRecord, RunError> {
+    let existing = run.request.clone().unwrap_or_else(|| RunIdentity {
+        dataset: run.dataset.clone(),
+        ruleset: run.ruleset.clone(),
+        stage: run.stage.clone(),
+        parameters: run.parameters.clone(),
+        // Runs stored before requests were recorded kept no aliases.
+        aliases: requested.aliases.clone(),
+    });
+    if &existing == requested {
+        Ok(run)
+    } else {
+        Err(RunError::RunIdConflict {
+            run_key: run.run_key,
+            existing: Box::new(existing),
+            requested: Box::new(requested.clone()),
+        })
+    }
+}
+
 /// Why a run could not be submitted or read back.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -93,6 +132,16 @@ pub enum RunError {
         alias: String,
         /// The dataset name it gave.
         name: String,
+    },
+    /// The run key belongs to a run that was asked for something else.
+    #[error("run_id `{run_key}` is already used by a run of a different request")]
+    RunIdConflict {
+        /// The caller's run key.
+        run_key: String,
+        /// What the stored run was asked for.
+        existing: Box<RunIdentity>,
+        /// What this request asks for.
+        requested: Box<RunIdentity>,
     },
     /// The queue is full; retry later.
     #[error("{0} evaluations are already queued; retry later")]
@@ -143,9 +192,10 @@ impl Runs {
     /// [`Runs::wait`].
     pub async fn submit(&self, req: RunRequest) -> Result<RunRecord, RunError> {
         let store = &self.inner.store;
+        let request = req.identity();
         // A retry of a known run answers from the store without new work.
         if let Some(existing) = store.find_run_by_key(&req.run_key).await? {
-            return Ok(existing);
+            return retry_of(existing, &request);
         }
         let ruleset = store
             .get_ruleset(&req.ruleset, None)
@@ -170,26 +220,13 @@ impl Runs {
         let slot = queue
             .accept()
             .ok_or_else(|| RunError::QueueFull(queue.max_queued()))?;
-        let parameters = if req.parameters.is_null() {
-            serde_json::json!({})
-        } else {
-            req.parameters
-        };
         let claim = store
-            .claim_run(
-                &new_run_id()?,
-                &req.run_key,
-                &req.dataset,
-                &req.ruleset,
-                ruleset.version,
-                &req.stage,
-                &parameters,
-            )
+            .claim_run_for(&new_run_id()?, &req.run_key, ruleset.version, &request)
             .await?;
         let id = match claim {
             Claim::New(id) => id,
             // Another caller won the key between the lookup and the claim.
-            Claim::Existing(run) => return Ok(*run),
+            Claim::Existing(run) => return retry_of(*run, &request),
         };
         let done = queue.evaluating(&id);
         let span = tracing::info_span!("run", run_id = %id, dataset = %req.dataset, ruleset = %req.ruleset, stage = %req.stage);
@@ -198,7 +235,7 @@ impl Runs {
             dataset: (req.dataset, dataset),
             aliases,
             stage: req.stage,
-            parameters,
+            parameters: request.parameters,
         };
         let runs = self.clone();
         let task_id = id.clone();

@@ -25,7 +25,8 @@ pub use datasets::DatasetRecord;
 pub use metrics::TrendPoint;
 pub use rulesets::RulesetVersion;
 pub use runs::{
-    Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunRecord, RunStatus, UnknownStatus,
+    Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity, RunRecord, RunStatus,
+    UnknownStatus,
 };
 
 /// Why the store failed.

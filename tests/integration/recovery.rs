@@ -277,3 +277,62 @@ async fn a_postgres_outage_answers_503_fast_and_heals_without_a_restart() {
         String::from_utf8_lossy(&r.body)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_run_id_with_a_different_request_is_a_conflict() {
+    for backend in backends() {
+        let s = start(backend).await;
+        s.seed("Rules = [ RowCount > 0 ]").await;
+        let r = s
+            .put_text("/v1/rulesets/other-checks", ADMIN, "Rules = [ RowCount > 1 ]")
+            .await;
+        assert_eq!(r.status, 201);
+        let first = json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing",
+                           "run_id": "once", "parameters": {"batch": 7}});
+        let r = s.post_json("/v1/gate", ADMIN, &first).await;
+        assert_eq!(r.status, 200, "{backend}");
+        let original = r.json();
+        assert_eq!(original["decision"], "pass");
+
+        let mut variants = Vec::new();
+        for (key, value) in [
+            ("dataset", json!("reference")),
+            ("ruleset", json!("other-checks")),
+            ("stage", json!("transform")),
+            ("parameters", json!({"batch": 8})),
+            ("parameters", json!({})),
+            ("aliases", json!({"ref": "reference"})),
+        ] {
+            let mut body = first.clone();
+            body[key] = value;
+            variants.push(body);
+        }
+        for body in &variants {
+            let r = s.post_json("/v1/gate", ADMIN, body).await;
+            let a = r.json();
+            assert_eq!(
+                (r.status, a["code"].clone()),
+                (409, json!("run_id_conflict")),
+                "{backend}: {body} answered {a}"
+            );
+            assert_eq!(r.header("content-type"), Some("application/problem+json"));
+            assert_eq!(
+                a["existing"],
+                json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing",
+                       "parameters": {"batch": 7}, "aliases": {}}),
+                "{backend}"
+            );
+            for key in ["dataset", "ruleset", "stage", "parameters"] {
+                assert_eq!(a["requested"][key], body[key], "{backend}: {key}");
+            }
+        }
+        // An identical request (keys in another order) is a retry.
+        let retry = json!({"parameters": {"batch": 7}, "run_id": "once", "stage": "landing",
+                           "ruleset": "people-checks", "dataset": "people", "aliases": {}});
+        let r = s.post_json("/v1/gate", ADMIN, &retry).await;
+        assert_eq!(r.status, 200, "{backend}");
+        assert_eq!(r.json()["id"], original["id"], "{backend}");
+        let page = s.get("/v1/runs", ADMIN).await.json();
+        assert_eq!(page["runs"].as_array().map(Vec::len), Some(1), "{backend}");
+    }
+}
