@@ -183,7 +183,10 @@ impl ServeConfig {
             acquire_timeout: o
                 .store_acquire_timeout_ms
                 .or(file.store_acquire_timeout_ms)
-                .map_or(StoreOptions::default().acquire_timeout, Duration::from_millis),
+                .map_or(
+                    StoreOptions::default().acquire_timeout,
+                    Duration::from_millis,
+                ),
         };
         if store.acquire_timeout.is_zero() {
             return Err(ConfigError::Invalid(
@@ -250,12 +253,10 @@ mod tests {
         )
         .expect("resolves");
         assert_eq!(default.store.acquire_timeout, Duration::from_secs(3));
-        let file: FileConfig = toml::from_str(
-            "store_acquire_timeout_ms = 500\ndatabase_url = \"postgres://db/x\"",
-        )
-        .expect("valid file");
-        let from_file =
-            ServeConfig::resolve(Overrides::default(), file.clone()).expect("resolves");
+        let file: FileConfig =
+            toml::from_str("store_acquire_timeout_ms = 500\ndatabase_url = \"postgres://db/x\"")
+                .expect("valid file");
+        let from_file = ServeConfig::resolve(Overrides::default(), file.clone()).expect("resolves");
         assert_eq!(from_file.store.acquire_timeout, Duration::from_millis(500));
         let flag = Overrides {
             store_acquire_timeout_ms: Some(1500),

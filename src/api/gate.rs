@@ -81,6 +81,10 @@ impl From<RunError> for Problem {
                 )
             }
             RunError::Store(e) => e.into(),
+            RunError::Unrecorded { .. } => Problem::store_unavailable(
+                &e,
+                "the run finished but its result could not be stored yet; retry later",
+            ),
             RunError::Vanished(_) => Problem::internal(&e),
         }
     }

@@ -10,7 +10,9 @@
 //! 4. **record** its rule results and metrics and **decide** with the gate
 //!    policy, in one transaction;
 //! 5. **wait** for a run claimed by another caller, here or on another
-//!    replica; **recover** runs an earlier process left unfinished.
+//!    replica; **recover** runs an earlier process left unfinished;
+//!    **settle** runs whose end could not be stored or that were abandoned
+//!    (`settle.rs`), so no run stays `running` forever.
 //!
 //! Answers are always read back from the store, so a retry gets exactly
 //! the stored decision.
@@ -18,6 +20,7 @@
 mod evaluate;
 mod queue;
 mod record;
+mod settle;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -34,6 +37,7 @@ use crate::plan::Outcome;
 use crate::store::{Claim, RunIdentity, RunRecord, Store, StoreError, new_run_id};
 use evaluate::Job;
 use queue::Queue;
+use settle::Unrecorded;
 
 /// The message of runs found unfinished when the service starts.
 const RECOVERED: &str = "interrupted: the server stopped before the run finished";
@@ -146,6 +150,14 @@ pub enum RunError {
     /// The queue is full; retry later.
     #[error("{0} evaluations are already queued; retry later")]
     QueueFull(usize),
+    /// The run finished but its end could not be stored yet; retry later.
+    #[error("run `{id}` finished but its result could not be stored yet: {source}")]
+    Unrecorded {
+        /// The run id.
+        id: String,
+        /// Why the store refused.
+        source: StoreError,
+    },
     /// A run disappeared from the store while in use.
     #[error("run `{0}` vanished from the store")]
     Vanished(String),
@@ -165,6 +177,7 @@ struct Inner {
     limits: RunLimits,
     queue: Arc<Queue>,
     observer: Arc<dyn RunObserver>,
+    unrecorded: Unrecorded,
 }
 
 /// Marks runs left queued or running by an earlier process as interrupted
@@ -183,6 +196,7 @@ impl Runs {
                 store,
                 limits,
                 observer,
+                unrecorded: Unrecorded::default(),
             }),
         }
     }
@@ -192,10 +206,11 @@ impl Runs {
     /// [`Runs::wait`].
     pub async fn submit(&self, req: RunRequest) -> Result<RunRecord, RunError> {
         let store = &self.inner.store;
+        self.heal().await;
         let request = req.identity();
         // A retry of a known run answers from the store without new work.
         if let Some(existing) = store.find_run_by_key(&req.run_key).await? {
-            return retry_of(existing, &request);
+            return self.settle(retry_of(existing, &request)?).await;
         }
         let ruleset = store
             .get_ruleset(&req.ruleset, None)
@@ -226,7 +241,7 @@ impl Runs {
         let id = match claim {
             Claim::New(id) => id,
             // Another caller won the key between the lookup and the claim.
-            Claim::Existing(run) => return retry_of(*run, &request),
+            Claim::Existing(run) => return self.settle(retry_of(*run, &request)?).await,
         };
         let done = queue.evaluating(&id);
         let span = tracing::info_span!("run", run_id = %id, dataset = %req.dataset, ruleset = %req.ruleset, stage = %req.stage);
@@ -260,7 +275,9 @@ impl Runs {
     }
 
     /// Waits until `run` is finished or the evaluation timeout has passed,
-    /// and reads it back from the store.
+    /// and reads it back from the store, settled (see `settle.rs`): a run
+    /// whose end this process could not store, or one that was abandoned,
+    /// is not left waiting for an evaluation that will never end it.
     pub async fn wait(&self, run: RunRecord) -> Result<RunRecord, RunError> {
         if run.status.is_finished() {
             return Ok(run);
@@ -271,9 +288,10 @@ impl Runs {
             Some(mut rx) => {
                 let _ = tokio::time::timeout(timeout, rx.wait_for(|done| *done)).await;
             }
-            None => {
-                // Evaluated elsewhere (another replica): poll the store.
-                let deadline = Instant::now() + timeout;
+            None if !self.is_unrecorded(&run.id) => {
+                // Evaluated elsewhere (another replica): poll the store, no
+                // longer than until the run would count as abandoned.
+                let deadline = Instant::now() + timeout.min(self.until_abandoned(&run));
                 while Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     match store.get_run(&run.id).await? {
@@ -282,11 +300,13 @@ impl Runs {
                     }
                 }
             }
+            None => {}
         }
-        store
+        let run = store
             .get_run(&run.id)
             .await?
-            .ok_or(RunError::Vanished(run.id))
+            .ok_or(RunError::Vanished(run.id))?;
+        self.settle(run).await
     }
 
     /// Evaluations accepted and not yet recorded.

@@ -449,6 +449,31 @@ impl Store {
         Ok(())
     }
 
+    /// Ends one run that is still queued or running with `status` (error
+    /// or interrupted), decision `error` and `message`. False when the run
+    /// had already finished (or does not exist).
+    pub async fn end_unfinished_run(
+        &self,
+        id: &str,
+        status: RunStatus,
+        message: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = $1, decision = $2, message = $3, finished_at = $4 \
+             WHERE id = $5 AND status IN ($6, $7)",
+        )
+        .bind(status.as_str())
+        .bind(Decision::Error.as_str())
+        .bind(message)
+        .bind(now_text())
+        .bind(id)
+        .bind(RunStatus::Queued.as_str())
+        .bind(RunStatus::Running.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Marks every queued or running run as interrupted (decision `error`),
     /// so none stays "running" forever. Returns how many.
     pub async fn interrupt_unfinished(&self, message: &str) -> Result<u64, StoreError> {

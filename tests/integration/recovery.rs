@@ -11,11 +11,10 @@ use dqgate::store::{Store, StoreOptions};
 use serde_json::json;
 
 use super::fixtures;
-use super::service::{ADMIN, Server, backends, start, start_with};
+use super::service::{ADMIN, Server, backends, fresh_database, start};
 
-/// Serves `store` on a loopback port.
-async fn serve(store: Store, limits: Limits) -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Serves `store` on a loopback port, with the fixtures under `dir`.
+async fn serve(store: Store, limits: Limits, dir: tempfile::TempDir) -> Server {
     let state = AppState::new(store, limits, Some(ADMIN));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -217,7 +216,12 @@ async fn a_postgres_outage_answers_503_fast_and_heals_without_a_restart() {
     let store = Store::connect_with(&cluster.url, &options)
         .await
         .expect("store");
-    let s = serve(store, Limits::default()).await;
+    let s = serve(
+        store,
+        Limits::default(),
+        tempfile::tempdir().expect("tempdir"),
+    )
+    .await;
     s.seed("Rules = [ RowCount > 0 ]").await;
     let health = s.send("GET", "/healthz", None, "", b"").await;
     assert_eq!(health.status, 200);
@@ -266,7 +270,11 @@ async fn a_postgres_outage_answers_503_fast_and_heals_without_a_restart() {
     }
     assert!(healthy, "healthz recovers without a restart");
     let r = s
-        .put_text("/v1/rulesets/people-checks", ADMIN, "Rules = [ RowCount > 1 ]")
+        .put_text(
+            "/v1/rulesets/people-checks",
+            ADMIN,
+            "Rules = [ RowCount > 1 ]",
+        )
         .await;
     assert_eq!((r.status, r.json()["version"].clone()), (201, json!(2)));
     let r = s.post_json("/v1/gate", ADMIN, &gate).await;
@@ -284,7 +292,11 @@ async fn a_reused_run_id_with_a_different_request_is_a_conflict() {
         let s = start(backend).await;
         s.seed("Rules = [ RowCount > 0 ]").await;
         let r = s
-            .put_text("/v1/rulesets/other-checks", ADMIN, "Rules = [ RowCount > 1 ]")
+            .put_text(
+                "/v1/rulesets/other-checks",
+                ADMIN,
+                "Rules = [ RowCount > 1 ]",
+            )
             .await;
         assert_eq!(r.status, 201);
         let first = json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing",
@@ -334,5 +346,202 @@ async fn a_reused_run_id_with_a_different_request_is_a_conflict() {
         assert_eq!(r.json()["id"], original["id"], "{backend}");
         let page = s.get("/v1/runs", ADMIN).await.json();
         assert_eq!(page["runs"].as_array().map(Vec::len), Some(1), "{backend}");
+    }
+}
+
+/// Makes the database refuse to give runs a status in `statuses` (SQL
+/// list), as a full disk or a failing server would, until
+/// [`allow_run_ends`].
+async fn refuse_run_ends(backend: &str, db: &mut sqlx::AnyConnection, statuses: &str) {
+    let statements = if backend == "sqlite" {
+        vec![format!(
+            "CREATE TRIGGER refuse_end BEFORE UPDATE OF status ON runs \
+             WHEN NEW.status IN ({statuses}) \
+             BEGIN SELECT RAISE(ABORT, 'injected: disk full'); END"
+        )]
+    } else {
+        vec![
+            "CREATE OR REPLACE FUNCTION refuse_end() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected: disk full'; END $$"
+                .to_string(),
+            format!(
+                "CREATE TRIGGER refuse_end BEFORE UPDATE ON runs FOR EACH ROW \
+                 WHEN (NEW.status IN ({statuses})) EXECUTE FUNCTION refuse_end()"
+            ),
+        ]
+    };
+    for sql in &statements {
+        sqlx::query(sql).execute(&mut *db).await.expect("inject");
+    }
+}
+
+async fn allow_run_ends(backend: &str, db: &mut sqlx::AnyConnection) {
+    let sql = if backend == "sqlite" {
+        "DROP TRIGGER refuse_end"
+    } else {
+        "DROP TRIGGER refuse_end ON runs"
+    };
+    sqlx::query(sql).execute(&mut *db).await.expect("heal");
+}
+
+/// A request that must answer within `limit` (a hang fails the test).
+async fn within<T>(limit: Duration, what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(limit, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not answer within {limit:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_result_write_never_leaves_a_run_running() {
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = fresh_database(backend, dir.path()).await;
+        let store = Store::connect(&url).await.expect("store");
+        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("second connection");
+        let limits = Limits {
+            eval_timeout: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let s = serve(store, limits, dir).await;
+        s.seed("Rules = [ RowCount > 0 ]").await;
+        let gate = json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing", "run_id": "stuck-1"});
+
+        // The result cannot be stored, nor the run marked error: after the
+        // bounded retries the caller is told to retry (503), not "running".
+        refuse_run_ends(backend, &mut db, "'done', 'error', 'interrupted'").await;
+        let r = within(
+            Duration::from_secs(20),
+            "the first gate",
+            s.post_json("/v1/gate", ADMIN, &gate),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.json()["code"].clone()),
+            (503, json!("store_unavailable")),
+            "{backend}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(r.header("retry-after").is_some());
+        // A retry while the store still refuses answers as fast.
+        let clock = Instant::now();
+        let r = within(
+            Duration::from_secs(20),
+            "a retry",
+            s.post_json("/v1/gate", ADMIN, &gate),
+        )
+        .await;
+        assert_eq!(r.status, 503, "{backend}");
+        assert!(
+            clock.elapsed() < Duration::from_secs(3),
+            "{backend}: {:?}",
+            clock.elapsed()
+        );
+
+        // The store comes back: the next retry gets the run, ended as error
+        // with the reason, without a restart.
+        allow_run_ends(backend, &mut db).await;
+        let r = within(
+            Duration::from_secs(20),
+            "a retry after healing",
+            s.post_json("/v1/gate", ADMIN, &gate),
+        )
+        .await;
+        let a = r.json();
+        assert_eq!(r.status, 200, "{backend}: {a}");
+        assert_eq!(
+            (a["status"].clone(), a["decision"].clone()),
+            (json!("error"), json!("error")),
+            "{backend}"
+        );
+        let message = a["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("cannot store the results") && message.contains("injected"),
+            "{backend}: {message}"
+        );
+        let run = s
+            .get(
+                &format!("/v1/runs/{}", a["id"].as_str().unwrap_or_default()),
+                ADMIN,
+            )
+            .await
+            .json();
+        assert_eq!(run["status"], "error", "{backend}");
+
+        // Results refused but the error mark stored: the first caller gets
+        // the error after the bounded retries.
+        refuse_run_ends(backend, &mut db, "'done'").await;
+        let clock = Instant::now();
+        let r = within(Duration::from_secs(20), "a gate whose results are refused", s.post_json("/v1/gate", ADMIN, &json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing", "run_id": "refused-1"}))).await;
+        let a = r.json();
+        assert_eq!(
+            (r.status, a["status"].clone(), a["decision"].clone()),
+            (200, json!("error"), json!("error")),
+            "{backend}: {a}"
+        );
+        assert!(
+            a["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("cannot store the results"),
+            "{backend}: {a}"
+        );
+        assert!(
+            clock.elapsed() < Duration::from_secs(15),
+            "{backend}: {:?}",
+            clock.elapsed()
+        );
+        allow_run_ends(backend, &mut db).await;
+        let r = s.post_json("/v1/gate", ADMIN, &json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing", "run_id": "fine-1"})).await;
+        assert_eq!(
+            (r.status, r.json()["decision"].clone()),
+            (200, json!("pass")),
+            "{backend}"
+        );
+
+        // A run left running by no live evaluation, older than the
+        // evaluation timeout: a retry marks it interrupted and answers.
+        let stale = json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing", "run_id": "stale-1"});
+        let claim = s
+            .state
+            .store
+            .claim_run(
+                "stale-run",
+                "stale-1",
+                "people",
+                "people-checks",
+                1,
+                "landing",
+                &json!({}),
+            )
+            .await
+            .expect("claim");
+        assert_eq!(claim, dqgate::store::Claim::New("stale-run".into()));
+        s.state.store.start_run("stale-run").await.expect("start");
+        sqlx::query(
+            "UPDATE runs SET started_at = '2000-01-01T00:00:00.000000Z' WHERE id = 'stale-run'",
+        )
+        .execute(&mut db)
+        .await
+        .expect("age the run");
+        let clock = Instant::now();
+        let r = within(
+            Duration::from_secs(20),
+            "a retry of an abandoned run",
+            s.post_json("/v1/gate", ADMIN, &stale),
+        )
+        .await;
+        let a = r.json();
+        assert_eq!(
+            (r.status, a["status"].clone(), a["decision"].clone()),
+            (200, json!("interrupted"), json!("error")),
+            "{backend}: {a}"
+        );
+        assert!(
+            clock.elapsed() < Duration::from_secs(3),
+            "{backend}: {:?}",
+            clock.elapsed()
+        );
     }
 }
