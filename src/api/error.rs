@@ -16,7 +16,7 @@ pub struct Problem {
     code: &'static str,
     detail: String,
     errors: Vec<ProblemLocation>,
-    conflict: Option<(serde_json::Value, serde_json::Value)>,
+    conflict: Option<Box<(serde_json::Value, serde_json::Value)>>,
     /// Seconds to wait before retrying (429, 503).
     pub retry_after: Option<u64>,
 }
@@ -79,7 +79,7 @@ impl Problem {
         requested: serde_json::Value,
     ) -> Problem {
         let mut p = Problem::new(StatusCode::CONFLICT, "run_id_conflict", detail);
-        p.conflict = Some((existing, requested));
+        p.conflict = Some(Box::new((existing, requested)));
         p
     }
 
@@ -155,7 +155,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status;
         let retry = self.retry_after;
-        let (existing, requested) = self.conflict.unzip();
+        let (existing, requested) = self.conflict.map(|c| *c).unzip();
         let body = ProblemJson {
             kind: format!("https://dqgate.dev/problems/{}", self.code),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
