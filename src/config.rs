@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::api::Limits;
+use crate::store::StoreOptions;
 use crate::telemetry::LogFormat;
 
 /// Why the configuration is unusable.
@@ -61,6 +62,8 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<u64>,
     /// `pretty` or `json`.
     pub log_format: Option<LogFormat>,
+    /// Longest wait for a database connection, in milliseconds.
+    pub store_acquire_timeout_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -104,6 +107,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// How the store's connections are managed.
+    pub store: StoreOptions,
 }
 
 /// Values given on the command line or in the environment (they win).
@@ -127,6 +132,8 @@ pub struct Overrides {
     pub eval_timeout_secs: Option<u64>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// `--store-acquire-timeout-ms`.
+    pub store_acquire_timeout_ms: Option<u64>,
 }
 
 impl ServeConfig {
@@ -172,6 +179,20 @@ impl ServeConfig {
                     .to_string(),
             ));
         }
+        let store = StoreOptions {
+            acquire_timeout: o
+                .store_acquire_timeout_ms
+                .or(file.store_acquire_timeout_ms)
+                .map_or(
+                    StoreOptions::default().acquire_timeout,
+                    Duration::from_millis,
+                ),
+        };
+        if store.acquire_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "store_acquire_timeout_ms must be at least 1".to_string(),
+            ));
+        }
         Ok(ServeConfig {
             listen: o
                 .listen
@@ -186,6 +207,7 @@ impl ServeConfig {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Pretty),
+            store,
         })
     }
 }
@@ -217,6 +239,40 @@ mod tests {
         assert_eq!(resolved.database_url, "postgres://db/x");
         assert_eq!(resolved.log_format, LogFormat::Json);
         assert_eq!(resolved.limits.max_concurrent_evaluations, 2, "default");
+    }
+
+    #[test]
+    fn the_store_acquire_timeout_defaults_to_3_s_and_is_layered() {
+        let url = || Some("postgres://db/x".to_string());
+        let default = ServeConfig::resolve(
+            Overrides::default(),
+            FileConfig {
+                database_url: url(),
+                ..FileConfig::default()
+            },
+        )
+        .expect("resolves");
+        assert_eq!(default.store.acquire_timeout, Duration::from_secs(3));
+        let file: FileConfig =
+            toml::from_str("store_acquire_timeout_ms = 500\ndatabase_url = \"postgres://db/x\"")
+                .expect("valid file");
+        let from_file = ServeConfig::resolve(Overrides::default(), file.clone()).expect("resolves");
+        assert_eq!(from_file.store.acquire_timeout, Duration::from_millis(500));
+        let flag = Overrides {
+            store_acquire_timeout_ms: Some(1500),
+            ..Overrides::default()
+        };
+        let from_flag = ServeConfig::resolve(flag, file).expect("resolves");
+        assert_eq!(from_flag.store.acquire_timeout, Duration::from_millis(1500));
+        let zero = Overrides {
+            store_acquire_timeout_ms: Some(0),
+            ..Overrides::default()
+        };
+        let file = FileConfig {
+            database_url: url(),
+            ..FileConfig::default()
+        };
+        assert!(ServeConfig::resolve(zero, file).is_err());
     }
 
     #[test]

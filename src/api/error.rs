@@ -16,7 +16,8 @@ pub struct Problem {
     code: &'static str,
     detail: String,
     errors: Vec<ProblemLocation>,
-    /// Seconds to wait before retrying (429).
+    conflict: Option<Box<(serde_json::Value, serde_json::Value)>>,
+    /// Seconds to wait before retrying (429, 503).
     pub retry_after: Option<u64>,
 }
 
@@ -37,6 +38,14 @@ pub struct ProblemJson {
     /// Located DQDL errors, for `invalid_ruleset`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemLocation>,
+    /// For `run_id_conflict`: what the stored run was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub existing: Option<serde_json::Value>,
+    /// For `run_id_conflict`: what this request asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub requested: Option<serde_json::Value>,
 }
 
 /// A DQDL error position in a problem body.
@@ -58,8 +67,20 @@ impl Problem {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            conflict: None,
             retry_after: None,
         }
+    }
+
+    /// 409 `run_id_conflict` carrying both requests (`existing`, `requested`).
+    pub fn run_id_conflict(
+        detail: impl Into<String>,
+        existing: serde_json::Value,
+        requested: serde_json::Value,
+    ) -> Problem {
+        let mut p = Problem::new(StatusCode::CONFLICT, "run_id_conflict", detail);
+        p.conflict = Some(Box::new((existing, requested)));
+        p
     }
 
     /// The located DQDL errors it carries.
@@ -104,11 +125,29 @@ impl Problem {
             "an internal error occurred; see the server log",
         )
     }
+
+    /// 503 `store_unavailable` with `Retry-After`; the cause is logged.
+    pub fn store_unavailable(cause: &dyn std::fmt::Display, detail: &str) -> Problem {
+        tracing::warn!(error = %cause, "store unavailable");
+        let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", detail);
+        p.retry_after = Some(STORE_RETRY_AFTER_SECS);
+        p
+    }
 }
+
+/// What 503 answers tell callers to wait before retrying, in seconds.
+pub const STORE_RETRY_AFTER_SECS: u64 = 5;
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
-        Problem::internal(&e)
+        if e.is_unavailable() {
+            Problem::store_unavailable(
+                &e,
+                "the results database is unavailable or busy; retry later",
+            )
+        } else {
+            Problem::internal(&e)
+        }
     }
 }
 
@@ -116,6 +155,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status;
         let retry = self.retry_after;
+        let (existing, requested) = self.conflict.map(|c| *c).unzip();
         let body = ProblemJson {
             kind: format!("https://dqgate.dev/problems/{}", self.code),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
@@ -123,6 +163,8 @@ impl IntoResponse for Problem {
             code: self.code.to_string(),
             detail: self.detail,
             errors: self.errors,
+            existing,
+            requested,
         };
         let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().insert(

@@ -62,7 +62,30 @@ impl From<RunError> for Problem {
                 p.retry_after = Some(5);
                 p
             }
-            RunError::Vanished(_) | RunError::Store(_) => Problem::internal(&e),
+            RunError::RunIdConflict {
+                ref existing,
+                ref requested,
+                ..
+            } => {
+                let json = |r: &crate::store::RunIdentity| {
+                    serde_json::to_value(r).unwrap_or(serde_json::Value::Null)
+                };
+                Problem::run_id_conflict(
+                    format!(
+                        "{e}: it was used for dataset `{}`, ruleset `{}`, stage `{}`; \
+                         only an identical request is a retry, so use a new run_id",
+                        existing.dataset, existing.ruleset, existing.stage
+                    ),
+                    json(existing),
+                    json(requested),
+                )
+            }
+            RunError::Store(e) => e.into(),
+            RunError::Unrecorded { .. } => Problem::store_unavailable(
+                &e,
+                "the run finished but its result could not be stored yet; retry later",
+            ),
+            RunError::Vanished(_) => Problem::internal(&e),
         }
     }
 }
@@ -70,7 +93,8 @@ impl From<RunError> for Problem {
 /// Evaluates a dataset and answers the gate decision.
 #[utoipa::path(post, path = "/v1/gate", request_body = GateRequest,
     responses((status = 200, body = RunView, description = "decided"), (status = 202, body = RunView, description = "accepted; poll the run"),
-              (status = 404, body = ProblemJson), (status = 429, body = ProblemJson)))]
+              (status = 404, body = ProblemJson), (status = 409, body = ProblemJson, description = "run_id used for a different request"),
+              (status = 429, body = ProblemJson), (status = 503, body = ProblemJson, description = "store unavailable; retry")))]
 pub async fn gate(
     State(state): State<AppState>,
     caller: Caller,

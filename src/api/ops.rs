@@ -1,6 +1,7 @@
 //! Health, Prometheus metrics, the OpenAPI document, and the 404 fallback.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -9,23 +10,31 @@ use axum::{Extension, Json};
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::Problem;
+use super::error::{Problem, STORE_RETRY_AFTER_SECS};
 
-/// `GET /healthz`: 200 when the store answers (open).
+/// The longest `/healthz` waits for the store: probes get an answer
+/// within a second even while the database is down.
+const HEALTH_PING_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// `GET /healthz`: 200 when the store answers within
+/// [`HEALTH_PING_TIMEOUT`], else 503 (open).
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => Json(serde_json::json!({"status": "ok", "database": state.store.backend()}))
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the database does not answer",
-            )
-            .into_response()
+    let failure = match tokio::time::timeout(HEALTH_PING_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => {
+            return Json(serde_json::json!({"status": "ok", "database": state.store.backend()}))
+                .into_response();
         }
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", HEALTH_PING_TIMEOUT.as_millis()),
+    };
+    tracing::error!(error = %failure, "health check failed");
+    let mut p = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the database does not answer",
+    );
+    p.retry_after = Some(STORE_RETRY_AFTER_SECS);
+    p.into_response()
 }
 
 /// `GET /metrics`: Prometheus text (open).

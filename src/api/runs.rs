@@ -256,6 +256,8 @@ pub async fn get_run(
     Path(id): Path<String>,
 ) -> Result<Json<RunView>, Problem> {
     caller.require(Access::Read)?;
+    // Runs whose end could not be stored are marked once the store answers.
+    state.runs.heal().await;
     let run = state
         .store
         .get_run(&id)

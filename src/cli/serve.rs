@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Log format [default: pretty].
     #[arg(long, env = "DQGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Longest wait for a database connection in milliseconds; past it a
+    /// request answers 503 with Retry-After [default: 3000].
+    #[arg(long, env = "DQGATE_STORE_ACQUIRE_TIMEOUT_MS")]
+    pub store_acquire_timeout_ms: Option<u64>,
 }
 
 fn resolve(store: &StoreArgs, overrides: Overrides) -> Result<ServeConfig, String> {
@@ -66,6 +70,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         max_queued_evaluations: args.max_queued_evaluations,
         eval_timeout_secs: args.eval_timeout_secs,
         log_format: args.log_format,
+        store_acquire_timeout_ms: args.store_acquire_timeout_ms,
     };
     let result = resolve(&args.store, overrides)
         .and_then(|config| super::runtime()?.block_on(run_server(config)));
@@ -80,7 +85,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
 
 async fn run_server(config: ServeConfig) -> Result<(), String> {
     let _telemetry = telemetry::init(config.log_format).map_err(|e| e.to_string())?;
-    let store = Store::connect(&config.database_url)
+    let store = Store::connect_with(&config.database_url, &config.store)
         .await
         .map_err(|e| e.to_string())?;
     let interrupted = dqgate::runs::recover(&store)
@@ -161,7 +166,7 @@ pub fn create_token(store_args: StoreArgs, role: auth::Role, name: String) -> Ex
     .and_then(|config| {
         let name = name.clone();
         super::runtime()?.block_on(async move {
-            let store = Store::connect(&config.database_url)
+            let store = Store::connect_with(&config.database_url, &config.store)
                 .await
                 .map_err(|e| e.to_string())?;
             let token =

@@ -188,25 +188,22 @@ impl Runs {
             observed_at: &started_at,
             duration_ms,
         };
-        let stored = store
-            .finish_run(id, &finished)
+        let stored = self
+            .record(id, &finished)
             .instrument(tracing::info_span!("store"))
             .await;
-        match stored {
-            Ok(()) => {
-                let outcomes: Vec<_> = ending.rules.iter().map(|r| r.outcome).collect();
-                self.inner
-                    .observer
-                    .run_finished(ending.decision, &outcomes, seconds);
-                tracing::info!(
-                    decision = ending.decision.as_str(),
-                    status = ending.status.as_str(),
-                    duration_ms,
-                    rules = ending.rules.len(),
-                    "run finished"
-                );
-            }
-            Err(e) => tracing::error!(error = %e, "cannot store the run"),
+        if stored {
+            let outcomes: Vec<_> = ending.rules.iter().map(|r| r.outcome).collect();
+            self.inner
+                .observer
+                .run_finished(ending.decision, &outcomes, seconds);
+            tracing::info!(
+                decision = ending.decision.as_str(),
+                status = ending.status.as_str(),
+                duration_ms,
+                rules = ending.rules.len(),
+                "run finished"
+            );
         }
     }
 
@@ -226,9 +223,7 @@ impl Runs {
             observed_at: &now_text(),
             duration_ms: 0,
         };
-        if let Err(e) = self.inner.store.finish_run(id, &finished).await {
-            tracing::error!(error = %e, "cannot store the failed run");
-        }
+        self.record(id, &finished).await;
         self.inner.observer.run_finished(Decision::Error, &[], 0.0);
     }
 }

@@ -10,7 +10,9 @@
 //! 4. **record** its rule results and metrics and **decide** with the gate
 //!    policy, in one transaction;
 //! 5. **wait** for a run claimed by another caller, here or on another
-//!    replica; **recover** runs an earlier process left unfinished.
+//!    replica; **recover** runs an earlier process left unfinished;
+//!    **settle** runs whose end could not be stored or that were abandoned
+//!    (`settle.rs`), so no run stays `running` forever.
 //!
 //! Answers are always read back from the store, so a retry gets exactly
 //! the stored decision.
@@ -18,6 +20,7 @@
 mod evaluate;
 mod queue;
 mod record;
+mod settle;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -31,9 +34,10 @@ pub use evaluate::dataset_spec;
 
 use crate::gate::Decision;
 use crate::plan::Outcome;
-use crate::store::{Claim, RunRecord, Store, StoreError, new_run_id};
+use crate::store::{Claim, RunIdentity, RunRecord, Store, StoreError, new_run_id};
 use evaluate::Job;
 use queue::Queue;
+use settle::Unrecorded;
 
 /// The message of runs found unfinished when the service starts.
 const RECOVERED: &str = "interrupted: the server stopped before the run finished";
@@ -77,6 +81,45 @@ pub struct RunRequest {
     pub parameters: serde_json::Value,
 }
 
+impl RunRequest {
+    /// What this request asks for, as recorded with its run.
+    fn identity(&self) -> RunIdentity {
+        RunIdentity {
+            dataset: self.dataset.clone(),
+            ruleset: self.ruleset.clone(),
+            stage: self.stage.clone(),
+            parameters: if self.parameters.is_null() {
+                serde_json::json!({})
+            } else {
+                self.parameters.clone()
+            },
+            aliases: self.aliases.clone(),
+        }
+    }
+}
+
+/// The stored run when `requested` is what it was claimed for (a retry),
+/// else a conflict naming both requests.
+fn retry_of(run: RunRecord, requested: &RunIdentity) -> Result<RunRecord, RunError> {
+    let existing = run.request.clone().unwrap_or_else(|| RunIdentity {
+        dataset: run.dataset.clone(),
+        ruleset: run.ruleset.clone(),
+        stage: run.stage.clone(),
+        parameters: run.parameters.clone(),
+        // Runs stored before requests were recorded kept no aliases.
+        aliases: requested.aliases.clone(),
+    });
+    if &existing == requested {
+        Ok(run)
+    } else {
+        Err(RunError::RunIdConflict {
+            run_key: run.run_key,
+            existing: Box::new(existing),
+            requested: Box::new(requested.clone()),
+        })
+    }
+}
+
 /// Why a run could not be submitted or read back.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -94,9 +137,27 @@ pub enum RunError {
         /// The dataset name it gave.
         name: String,
     },
+    /// The run key belongs to a run that was asked for something else.
+    #[error("run_id `{run_key}` is already used by a run of a different request")]
+    RunIdConflict {
+        /// The caller's run key.
+        run_key: String,
+        /// What the stored run was asked for.
+        existing: Box<RunIdentity>,
+        /// What this request asks for.
+        requested: Box<RunIdentity>,
+    },
     /// The queue is full; retry later.
     #[error("{0} evaluations are already queued; retry later")]
     QueueFull(usize),
+    /// The run finished but its end could not be stored yet; retry later.
+    #[error("run `{id}` finished but its result could not be stored yet: {source}")]
+    Unrecorded {
+        /// The run id.
+        id: String,
+        /// Why the store refused.
+        source: StoreError,
+    },
     /// A run disappeared from the store while in use.
     #[error("run `{0}` vanished from the store")]
     Vanished(String),
@@ -116,6 +177,7 @@ struct Inner {
     limits: RunLimits,
     queue: Arc<Queue>,
     observer: Arc<dyn RunObserver>,
+    unrecorded: Unrecorded,
 }
 
 /// Marks runs left queued or running by an earlier process as interrupted
@@ -134,6 +196,7 @@ impl Runs {
                 store,
                 limits,
                 observer,
+                unrecorded: Unrecorded::default(),
             }),
         }
     }
@@ -143,9 +206,11 @@ impl Runs {
     /// [`Runs::wait`].
     pub async fn submit(&self, req: RunRequest) -> Result<RunRecord, RunError> {
         let store = &self.inner.store;
+        self.heal().await;
+        let request = req.identity();
         // A retry of a known run answers from the store without new work.
         if let Some(existing) = store.find_run_by_key(&req.run_key).await? {
-            return Ok(existing);
+            return self.settle(retry_of(existing, &request)?).await;
         }
         let ruleset = store
             .get_ruleset(&req.ruleset, None)
@@ -170,26 +235,13 @@ impl Runs {
         let slot = queue
             .accept()
             .ok_or_else(|| RunError::QueueFull(queue.max_queued()))?;
-        let parameters = if req.parameters.is_null() {
-            serde_json::json!({})
-        } else {
-            req.parameters
-        };
         let claim = store
-            .claim_run(
-                &new_run_id()?,
-                &req.run_key,
-                &req.dataset,
-                &req.ruleset,
-                ruleset.version,
-                &req.stage,
-                &parameters,
-            )
+            .claim_run_for(&new_run_id()?, &req.run_key, ruleset.version, &request)
             .await?;
         let id = match claim {
             Claim::New(id) => id,
             // Another caller won the key between the lookup and the claim.
-            Claim::Existing(run) => return Ok(*run),
+            Claim::Existing(run) => return self.settle(retry_of(*run, &request)?).await,
         };
         let done = queue.evaluating(&id);
         let span = tracing::info_span!("run", run_id = %id, dataset = %req.dataset, ruleset = %req.ruleset, stage = %req.stage);
@@ -198,7 +250,7 @@ impl Runs {
             dataset: (req.dataset, dataset),
             aliases,
             stage: req.stage,
-            parameters,
+            parameters: request.parameters,
         };
         let runs = self.clone();
         let task_id = id.clone();
@@ -223,7 +275,9 @@ impl Runs {
     }
 
     /// Waits until `run` is finished or the evaluation timeout has passed,
-    /// and reads it back from the store.
+    /// and reads it back from the store, settled (see `settle.rs`): a run
+    /// whose end this process could not store, or one that was abandoned,
+    /// is not left waiting for an evaluation that will never end it.
     pub async fn wait(&self, run: RunRecord) -> Result<RunRecord, RunError> {
         if run.status.is_finished() {
             return Ok(run);
@@ -234,9 +288,10 @@ impl Runs {
             Some(mut rx) => {
                 let _ = tokio::time::timeout(timeout, rx.wait_for(|done| *done)).await;
             }
-            None => {
-                // Evaluated elsewhere (another replica): poll the store.
-                let deadline = Instant::now() + timeout;
+            None if !self.is_unrecorded(&run.id) => {
+                // Evaluated elsewhere (another replica): poll the store, no
+                // longer than until the run would count as abandoned.
+                let deadline = Instant::now() + timeout.min(self.until_abandoned(&run));
                 while Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     match store.get_run(&run.id).await? {
@@ -245,11 +300,13 @@ impl Runs {
                     }
                 }
             }
+            None => {}
         }
-        store
+        let run = store
             .get_run(&run.id)
             .await?
-            .ok_or(RunError::Vanished(run.id))
+            .ok_or(RunError::Vanished(run.id))?;
+        self.settle(run).await
     }
 
     /// Evaluations accepted and not yet recorded.

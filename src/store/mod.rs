@@ -9,10 +9,11 @@
 //! their `as_str()` text. The store records; it applies no gate policy.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Transaction};
 
 mod datasets;
 mod metrics;
@@ -24,7 +25,8 @@ pub use datasets::DatasetRecord;
 pub use metrics::TrendPoint;
 pub use rulesets::RulesetVersion;
 pub use runs::{
-    Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunRecord, RunStatus, UnknownStatus,
+    Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity, RunRecord, RunStatus,
+    UnknownStatus,
 };
 
 /// Why the store failed.
@@ -71,6 +73,40 @@ pub enum StoreError {
     Random(getrandom::Error),
 }
 
+impl StoreError {
+    /// True when the database is out of reach or too busy for now (no
+    /// pooled connection in time, a broken or refused connection, a server
+    /// shutting down, SQLite busy, locked or out of space): retrying later
+    /// may succeed, so callers answer 503 rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if code.len() == 5 {
+                    // A PostgreSQL SQLSTATE: class 08 (connection exception),
+                    // 53 (insufficient resources), 57P01-03 (shutting down,
+                    // cannot connect now).
+                    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+                } else {
+                    // An SQLite result code (at most four digits): primary
+                    // BUSY (5), LOCKED (6), IOERR (10) or FULL (13).
+                    code.parse::<u32>()
+                        .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,6 +123,30 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
 }
+
+/// How the store's connections are managed.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Longest wait for a pooled connection (including connecting) before
+    /// a call fails as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// SQLite: how long a statement waits for another connection's lock.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+/// SQLite: checkpoint the write-ahead log into the database once it holds
+/// this many pages (about 4 MiB) ...
+const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
+/// ... and truncate the log file back to at most this size afterwards.
+const SQLITE_JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The current time as stored.
 pub fn now_text() -> String {
@@ -137,9 +197,14 @@ where
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and applies
-    /// the migrations of that database.
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`) with the
+    /// default options and applies the migrations of that database.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects to `url` with `options` and applies the migrations.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -148,22 +213,28 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        let mut options =
-            AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 10 });
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .acquire_timeout(options.acquire_timeout);
         if backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _| {
+            // Every connection waits for locks instead of failing at once,
+            // and keeps the write-ahead log bounded (see the constants).
+            pool_options = pool_options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query("PRAGMA busy_timeout = 10000")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
+                    for pragma in [
+                        format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
+                        "PRAGMA foreign_keys = ON".to_string(),
+                        "PRAGMA synchronous = NORMAL".to_string(),
+                        format!("PRAGMA wal_autocheckpoint = {SQLITE_WAL_AUTOCHECKPOINT_PAGES}"),
+                        format!("PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT_BYTES}"),
+                    ] {
+                        sqlx::query(&pragma).execute(&mut *conn).await?;
+                    }
                     Ok(())
                 })
             });
         }
-        let pool = options.connect(url).await?;
+        let pool = pool_options.connect(url).await?;
         match backend {
             Backend::Sqlite => {
                 sqlx::query("PRAGMA journal_mode = WAL")
@@ -200,5 +271,16 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// A transaction that writes. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so it waits out other writers under the
+    /// busy timeout instead of failing with "database is locked" when it
+    /// first reads and then writes.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Store, StoreError, now_text};
+use super::{Backend, Store, StoreError, now_text};
 
 /// One version of a ruleset.
 #[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
@@ -24,6 +24,11 @@ pub struct RulesetVersion {
 impl Store {
     /// Saves `dqdl` as the next version of `name`, unless it equals the
     /// latest version. Returns the version and whether it is new.
+    ///
+    /// Concurrent saves of one name are serialized: the ruleset row is
+    /// created if absent and then locked (`FOR UPDATE` on PostgreSQL; SQLite
+    /// holds its write lock from `BEGIN IMMEDIATE`) before the next version
+    /// number is read, so every save gets its own number.
     pub async fn put_ruleset(
         &self,
         name: &str,
@@ -31,28 +36,28 @@ impl Store {
         comment: Option<&str>,
         author: &str,
     ) -> Result<(RulesetVersion, bool), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_text();
-        let existing: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT deleted_at FROM rulesets WHERE name = $1")
+        let inserted = sqlx::query(
+            "INSERT INTO rulesets (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let lock = match self.backend {
+            Backend::Postgres => "SELECT deleted_at FROM rulesets WHERE name = $1 FOR UPDATE",
+            Backend::Sqlite => "SELECT deleted_at FROM rulesets WHERE name = $1",
+        };
+        let (deleted_at,): (Option<String>,) =
+            sqlx::query_as(lock).bind(name).fetch_one(&mut *tx).await?;
+        // Live before this save: neither created nor revived by it.
+        let was_live = inserted.rows_affected() == 0 && deleted_at.is_none();
+        if deleted_at.is_some() {
+            sqlx::query("UPDATE rulesets SET deleted_at = NULL WHERE name = $1")
                 .bind(name)
-                .fetch_optional(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
-        match existing {
-            None => {
-                sqlx::query("INSERT INTO rulesets (name, created_at) VALUES ($1, $2)")
-                    .bind(name)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Some((Some(_),)) => {
-                sqlx::query("UPDATE rulesets SET deleted_at = NULL WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Some((None,)) => {}
         }
         let latest: Option<RulesetVersion> = sqlx::query_as(
             "SELECT name, version, dqdl, comment, author, created_at FROM ruleset_versions \
@@ -63,7 +68,7 @@ impl Store {
         .await?;
         if let Some(v) = &latest
             && v.dqdl == dqdl
-            && matches!(existing, Some((None,)))
+            && was_live
         {
             tx.commit().await?;
             return Ok((v.clone(), false));

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, decode_json, now_text, parse_text};
+use super::{Store, StoreError, decode_json, encode_json, now_text, parse_text};
 use crate::gate::Decision;
 use crate::plan::Outcome;
 
@@ -75,6 +75,22 @@ impl FromStr for RunStatus {
     }
 }
 
+/// What a run was asked for; two requests with one run key are the same
+/// run only when these are equal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunIdentity {
+    /// Dataset name.
+    pub dataset: String,
+    /// Ruleset name.
+    pub ruleset: String,
+    /// Pipeline stage.
+    pub stage: String,
+    /// Caller parameters (`{}` for none).
+    pub parameters: serde_json::Value,
+    /// Other datasets by alias.
+    pub aliases: BTreeMap<String, String>,
+}
+
 /// A stored run (without its results).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunRecord {
@@ -116,9 +132,12 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     /// Evaluation wall time.
     pub duration_ms: Option<i64>,
+    /// What the run was asked for (`None` for runs stored before requests
+    /// were recorded).
+    pub request: Option<RunIdentity>,
 }
 
-const RUN_COLUMNS: &str = "id, run_key, dataset, ruleset, ruleset_version, stage, parameters, inputs, status, decision, score, passed, failed, errors, message, created_at, started_at, finished_at, duration_ms";
+const RUN_COLUMNS: &str = "id, run_key, dataset, ruleset, ruleset_version, stage, parameters, inputs, status, decision, score, passed, failed, errors, message, created_at, started_at, finished_at, duration_ms, request";
 
 /// A `runs` row: JSON documents and enums as their stored text.
 #[derive(sqlx::FromRow)]
@@ -142,6 +161,7 @@ struct RunRow {
     started_at: Option<String>,
     finished_at: Option<String>,
     duration_ms: Option<i64>,
+    request: Option<String>,
 }
 
 impl TryFrom<RunRow> for RunRecord {
@@ -156,6 +176,11 @@ impl TryFrom<RunRow> for RunRecord {
                 .decision
                 .as_deref()
                 .map(|d| parse_text("run decision", d))
+                .transpose()?,
+            request: r
+                .request
+                .as_deref()
+                .map(|text| decode_json("run request", text))
                 .transpose()?,
             id: r.id,
             run_key: r.run_key,
@@ -288,6 +313,7 @@ pub enum Claim {
 impl Store {
     /// Creates the run for `run_key`, or returns the run that already has it
     /// (idempotent under concurrent retries: one caller wins the insert).
+    /// The request is recorded without aliases; see [`Store::claim_run_for`].
     #[allow(clippy::too_many_arguments)]
     pub async fn claim_run(
         &self,
@@ -299,19 +325,40 @@ impl Store {
         stage: &str,
         parameters: &serde_json::Value,
     ) -> Result<Claim, StoreError> {
+        let request = RunIdentity {
+            dataset: dataset.to_string(),
+            ruleset: ruleset.to_string(),
+            stage: stage.to_string(),
+            parameters: parameters.clone(),
+            aliases: BTreeMap::new(),
+        };
+        self.claim_run_for(id, run_key, ruleset_version, &request)
+            .await
+    }
+
+    /// Creates the run for `run_key` recording `request`, or returns the
+    /// run that already has the key (whatever it was asked for).
+    pub async fn claim_run_for(
+        &self,
+        id: &str,
+        run_key: &str,
+        ruleset_version: i64,
+        request: &RunIdentity,
+    ) -> Result<Claim, StoreError> {
         let inserted = sqlx::query(
-            "INSERT INTO runs (id, run_key, dataset, ruleset, ruleset_version, stage, parameters, inputs, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8, $9) ON CONFLICT (run_key) DO NOTHING",
+            "INSERT INTO runs (id, run_key, dataset, ruleset, ruleset_version, stage, parameters, inputs, status, created_at, request) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8, $9, $10) ON CONFLICT (run_key) DO NOTHING",
         )
         .bind(id)
         .bind(run_key)
-        .bind(dataset)
-        .bind(ruleset)
+        .bind(&request.dataset)
+        .bind(&request.ruleset)
         .bind(ruleset_version)
-        .bind(stage)
-        .bind(parameters.to_string())
+        .bind(&request.stage)
+        .bind(request.parameters.to_string())
         .bind(RunStatus::Queued.as_str())
         .bind(now_text())
+        .bind(encode_json("run request", request)?.to_string())
         .execute(&self.pool)
         .await?;
         if inserted.rows_affected() == 1 {
@@ -339,7 +386,7 @@ impl Store {
 
     /// Writes a finished run and all its results in one transaction.
     pub async fn finish_run(&self, id: &str, f: &Finished<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_text();
         sqlx::query(
             "UPDATE runs SET status = $1, decision = $2, score = $3, passed = $4, failed = $5, errors = $6, message = $7, \
@@ -400,6 +447,31 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Ends one run that is still queued or running with `status` (error
+    /// or interrupted), decision `error` and `message`. False when the run
+    /// had already finished (or does not exist).
+    pub async fn end_unfinished_run(
+        &self,
+        id: &str,
+        status: RunStatus,
+        message: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = $1, decision = $2, message = $3, finished_at = $4 \
+             WHERE id = $5 AND status IN ($6, $7)",
+        )
+        .bind(status.as_str())
+        .bind(Decision::Error.as_str())
+        .bind(message)
+        .bind(now_text())
+        .bind(id)
+        .bind(RunStatus::Queued.as_str())
+        .bind(RunStatus::Running.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Marks every queued or running run as interrupted (decision `error`),

@@ -14,6 +14,7 @@ mod fixtures;
 mod glue_fidelity;
 mod history;
 mod iceberg;
+mod recovery;
 mod rulesets;
 mod s3;
 mod semantics;
