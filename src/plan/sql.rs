@@ -349,6 +349,35 @@ pub fn casts_to(text_sql: &str, sql_type: &str) -> String {
     format!("COALESCE(TRY_CAST(trim({text_sql}) AS {sql_type}) IS NOT NULL, FALSE)")
 }
 
+/// A per-row predicate: the trimmed text is a real calendar date written
+/// in `pattern` (ColumnDataType's `with format`). The fields are cut out
+/// with the pattern's regex, reassembled as `yyyy-MM-dd` (a missing day is
+/// the 1st, a missing year 2000, `yy` is 20yy) and cast, so 31-02-2024 fails.
+pub fn date_in_format(text_sql: &str, pattern: &dqdl::date_pattern::DatePattern) -> String {
+    use dqdl::date_pattern::DatePart;
+    let trimmed = format!("trim({text_sql})");
+    let regex = literal(&pattern.regex());
+    let parts = pattern.parts();
+    let group = |part: DatePart| {
+        parts
+            .iter()
+            .position(|p| *p == part)
+            .map(|i| format!("regexp_replace({trimmed}, {regex}, '\\{}')", i + 1))
+    };
+    let year = group(DatePart::Year)
+        .or_else(|| group(DatePart::ShortYear).map(|g| format!("concat('20', {g})")))
+        .unwrap_or_else(|| "'2000'".to_string());
+    let month = group(DatePart::Month)
+        .map(|g| format!("lpad({g}, 2, '0')"))
+        .unwrap_or_else(|| "'01'".to_string());
+    let day = group(DatePart::Day)
+        .map(|g| format!("lpad({g}, 2, '0')"))
+        .unwrap_or_else(|| "'01'".to_string());
+    format!(
+        "COALESCE(regexp_like({trimmed}, {regex}) AND TRY_CAST(concat({year}, '-', {month}, '-', {day}) AS DATE) IS NOT NULL, FALSE)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,14 +10,14 @@ use dqgate::source::DatasetSpec;
 
 use super::fixtures;
 
-/// | ID | Name | Some.Date  | amount |
-/// |----|------|------------|--------|
-/// | 1  | ann  | 2024-01-01 | 10     |
-/// | 2  | bob  | NULL       | 20     |
-/// | 3  | NULL | 2024-03-01 | 30     |
-/// | 4  | dee  | 2024-04-01 | NULL   |
-/// | 5  | eve  | 2024-05-01 | 50     |
-const DATA: &str = "ID,Name,Some.Date,amount\n1,ann,2024-01-01,10\n2,bob,,20\n3,,2024-03-01,30\n4,dee,2024-04-01,\n5,eve,2024-05-01,50\n";
+/// | ID | Name | Some.Date  | amount | dmy        |
+/// |----|------|------------|--------|------------|
+/// | 1  | ann  | 2024-01-01 | 10     | 01-02-2024 |
+/// | 2  | bob  | NULL       | 20     | 31-02-2024 |
+/// | 3  | NULL | 2024-03-01 | 30     | 5-3-2024   |
+/// | 4  | dee  | 2024-04-01 | NULL   | NULL       |
+/// | 5  | eve  | 2024-05-01 | 50     | 15-12-2023 |
+const DATA: &str = "ID,Name,Some.Date,amount,dmy\n1,ann,2024-01-01,10,01-02-2024\n2,bob,,20,31-02-2024\n3,,2024-03-01,30,5-3-2024\n4,dee,2024-04-01,,\n5,eve,2024-05-01,50,15-12-2023\n";
 
 async fn report(rules: &[&str]) -> Report {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -131,6 +131,56 @@ async fn metric_names_and_outcomes_follow_glue() {
             "DatasetMatch \"reference\" \"ID->id\" \"ID->id\" = 0.6",
             P,
             &[("Dataset.reference.DatasetMatch", 0.6)],
+        ),
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn tags_that_change_meaning_are_honoured() {
+    let dt = "Column.dmy.ColumnDataType.Compliance";
+    expect(&[
+        // Spark date patterns: 31-02 is no date, 5-3 is not two digits.
+        (
+            "ColumnDataType \"dmy\" = \"DATE\" with format = \"dd-MM-yyyy\"",
+            F,
+            &[(dt, 0.4)],
+        ),
+        (
+            "ColumnDataType \"dmy\" = \"DATE\" with format = \"d-M-yyyy\" with threshold >= 0.6",
+            P,
+            &[(dt, 0.6)],
+        ),
+        (
+            "ColumnDataType \"Some.Date\" = \"DATE\" with format = \"yyyy-MM-dd\" with threshold = 0.8",
+            P,
+            &[("Column.Some.Date.ColumnDataType.Compliance", 0.8)],
+        ),
+        (
+            "ColumnDataType \"Some.Date\" = \"DATE\" with format = \"MM/yyyy\"",
+            F,
+            &[("Column.Some.Date.ColumnDataType.Compliance", 0.0)],
+        ),
+        // ignoreCase compares strings in any case; NULL still fails.
+        (
+            "ColumnValues \"Name\" in [\"ANN\", \"BOB\", \"DEE\", \"EVE\"] with ignoreCase = \"true\" with threshold = 0.8",
+            P,
+            &[("Column.Name.ColumnValues.Compliance", 0.8)],
+        ),
+        (
+            "ColumnValues \"Name\" in [\"ANN\", \"BOB\"]",
+            F,
+            &[("Column.Name.ColumnValues.Compliance", 0.0)],
+        ),
+        (
+            "ColumnValues \"Name\" matches \"[A-E][A-Z]+\" with ignoreCase = \"true\" with threshold = 0.8",
+            P,
+            &[("Column.Name.ColumnValues.Compliance", 0.8)],
+        ),
+        (
+            "ColumnValues \"Name\" matches \"[A-E][A-Z]+\"",
+            F,
+            &[("Column.Name.ColumnValues.Compliance", 0.0)],
         ),
     ])
     .await;

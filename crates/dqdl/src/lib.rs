@@ -17,6 +17,7 @@ extern crate alloc;
 
 pub mod ast;
 mod build;
+pub mod date_pattern;
 pub mod error;
 pub mod format;
 mod grammar;

@@ -156,8 +156,8 @@ rule_types! {
     },
     ColumnDataType {
         params: 1..=1, "a column",
-        condition: TypeName, where_clause: true, threshold: true, tags: &[], analyzer: Yes,
-        description: "Every value (or the `with threshold` share) casts to the type named; NULL never does.",
+        condition: TypeName, where_clause: true, threshold: true, tags: &["format"], analyzer: Yes,
+        description: "Every value (or the `with threshold` share) casts to the type named (a DATE `with format` pattern such as \"dd-MM-yyyy\"); NULL never does.",
         example: "ColumnDataType \"amount\" = \"Double\" with threshold > 0.95",
     },
     ColumnLength {
@@ -168,8 +168,8 @@ rule_types! {
     },
     ColumnValues {
         params: 1..=1, "a column",
-        condition: Value, where_clause: true, threshold: true, tags: &[], analyzer: Yes,
-        description: "Every value (or the `with threshold` share) meets a number, string, pattern or date condition.",
+        condition: Value, where_clause: true, threshold: true, tags: &["ignoreCase"], analyzer: Yes,
+        description: "Every value (or the `with threshold` share) meets a number, string, pattern or date condition (`with ignoreCase = \"true\"` compares strings in any case).",
         example: "ColumnValues \"status\" in [\"new\", \"paid\", \"shipped\"]",
     },
     ColumnCorrelation {

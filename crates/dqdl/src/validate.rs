@@ -194,8 +194,58 @@ impl<'a> Validator<'a> {
                     ),
                 ),
             }
+            self.tag_known(r, tag);
         }
         self.condition_for(r);
+    }
+
+    /// A tag changes what a rule means, so one the rule type does not read
+    /// is an error, never silently ignored.
+    fn tag_known(&mut self, r: &Rule, tag: &Tag) {
+        let spec = r.rule_type.spec();
+        if !spec.tags.contains(&tag.name.as_str()) {
+            let hint = match spec.tags.iter().find(|t| t.eq_ignore_ascii_case(&tag.name)) {
+                Some(t) => format!("; did you mean `{t}`?"),
+                None if spec.tags.is_empty() => format!("; {} takes no tags", spec.name),
+                None => format!("; it takes {}", spec.tags.join(", ")),
+            };
+            self.error(
+                tag.span,
+                format!("{} has no tag `{}`{hint}", spec.name, tag.name),
+            );
+            return;
+        }
+        if tag.name == "ignoreCase"
+            && !matches!(&tag.condition, Condition::Compare { operand: Operand::Text(t), .. }
+                if t.value.eq_ignore_ascii_case("true") || t.value.eq_ignore_ascii_case("false"))
+        {
+            self.error(
+                tag.condition.span(),
+                "`ignoreCase` is \"true\" or \"false\"",
+            );
+        }
+        if tag.name == "format" {
+            let pattern = match &tag.condition {
+                Condition::Compare {
+                    operand: Operand::Text(t),
+                    ..
+                } => t.value.as_str(),
+                _ => return,
+            };
+            let is_date = matches!(
+                &r.condition,
+                Some(Condition::Compare { operand: Operand::Text(t), .. })
+                    if t.value.trim().eq_ignore_ascii_case("date")
+            );
+            if !is_date {
+                self.error(
+                    tag.span,
+                    "`with format` applies to ColumnDataType \"d\" = \"DATE\"",
+                );
+            } else if let Err(message) = crate::date_pattern::DatePattern::parse(pattern) {
+                self.error(tag.condition.span(), message);
+            }
+        }
     }
 
     fn condition_for(&mut self, r: &Rule) {

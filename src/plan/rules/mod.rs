@@ -269,12 +269,14 @@ impl<'a> Planner<'a> {
                 &input.condition()?,
                 r.threshold.clone(),
                 input.filter(),
+                tag_text(r, "ignoreCase").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             ),
             ColumnDataType => self.column_data_type(
                 &input.params[0],
                 &input.condition()?,
                 r.threshold.clone(),
                 input.filter(),
+                tag_text(r, "format"),
             ),
             DataFreshness => {
                 self.data_freshness(&input.params[0], &input.condition()?, input.filter())
@@ -324,6 +326,20 @@ impl<'a> Planner<'a> {
             where_clause: None,
         })
     }
+}
+
+/// The value of a rule's `with name = value` tag, as text.
+fn tag_text<'r>(r: &'r Rule, name: &str) -> Option<&'r str> {
+    r.tags
+        .iter()
+        .find(|t| t.name == name)
+        .and_then(|t| match &t.condition {
+            Condition::Compare {
+                operand: Operand::Text(v),
+                ..
+            } => Some(v.value.as_str()),
+            _ => None,
+        })
 }
 
 /// A numeric rule: report the value and judge it with the condition.

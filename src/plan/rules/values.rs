@@ -68,6 +68,7 @@ impl Planner<'_> {
         cond: &Condition,
         threshold: Option<Condition>,
         filter: Option<&SqlExpr>,
+        ignore_case: bool,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
         let kind = value_kind(cond).map_err(|(_, m)| error(m))?;
@@ -109,17 +110,37 @@ impl Planner<'_> {
                 pred
             }
             ValueKind::Text => {
-                let text = sql::as_text(&c, &t);
+                // `with ignoreCase = "true"` compares lower-cased text.
+                let fold = |items: Vec<TextItem>| -> Vec<TextItem> {
+                    items
+                        .into_iter()
+                        .map(|i| match i {
+                            TextItem::Text(t) if ignore_case => TextItem::Text(t.to_lowercase()),
+                            other => other,
+                        })
+                        .collect()
+                };
+                let as_text = sql::as_text(&c, &t);
+                let text = if ignore_case {
+                    format!("lower({as_text})")
+                } else {
+                    as_text.clone()
+                };
                 match cond {
                     Condition::Matches {
                         negated, pattern, ..
                     } => {
-                        regex::Regex::new(&pattern.value)
+                        let pattern = if ignore_case {
+                            format!("(?i){}", pattern.value)
+                        } else {
+                            pattern.value.clone()
+                        };
+                        regex::Regex::new(&pattern)
                             .map_err(|e| error(format!("invalid regex: {e}")))?;
-                        sql::matches_predicate(&text, &pattern.value, *negated)
+                        sql::matches_predicate(&as_text, &pattern, *negated)
                     }
                     Condition::Compare { op, operand, .. } => {
-                        let items = self.text_items(&[operand])?;
+                        let items = fold(self.text_items(&[operand])?);
                         let op = if *op == CompareOp::Ne {
                             TextOp::NotIn
                         } else {
@@ -128,12 +149,12 @@ impl Planner<'_> {
                         sql::text_predicate(&text, op, &items)
                     }
                     Condition::In { negated, set, .. } => {
-                        let items = match set {
+                        let items = fold(match set {
                             InSet::List(list) => {
                                 self.text_items(&list.iter().collect::<Vec<_>>())?
                             }
                             InSet::Constant(name) => self.constant_items(&name.value)?,
-                        };
+                        });
                         let op = if *negated { TextOp::NotIn } else { TextOp::In };
                         sql::text_predicate(&text, op, &items)
                     }
@@ -178,10 +199,15 @@ impl Planner<'_> {
         cond: &Condition,
         threshold: Option<Condition>,
         filter: Option<&SqlExpr>,
+        date_format: Option<&str>,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
         let text = sql::as_text(&c, &t);
         let casts = |type_name: &str| -> Result<String, Settled> {
+            if let Some(pattern) = date_format {
+                let pattern = dqdl::date_pattern::DatePattern::parse(pattern).map_err(error)?;
+                return Ok(sql::date_in_format(&text, &pattern));
+            }
             let sql_type = sql::cast_type(type_name).ok_or_else(|| {
                 error(format!(
                     "unknown type \"{type_name}\"; use Boolean, Date, Timestamp, Integer, Long, Double, Float, String or DECIMAL(p,s)"
