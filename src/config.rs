@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::api::Limits;
+use crate::source::Confinement;
 use crate::telemetry::LogFormat;
 
 /// Why the configuration is unusable.
@@ -61,6 +62,10 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<u64>,
     /// `pretty` or `json`.
     pub log_format: Option<LogFormat>,
+    /// Local folders datasets and File rules may read.
+    pub allowed_paths: Option<Vec<PathBuf>>,
+    /// Endpoints (URLs or `HOST[:PORT]`) datasets may connect to.
+    pub allowed_endpoints: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -104,6 +109,10 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Local folders datasets and File rules may read.
+    pub allowed_paths: Vec<PathBuf>,
+    /// Endpoints datasets may connect to besides AWS and `DQGATE_S3_ENDPOINT`.
+    pub allowed_endpoints: Vec<String>,
 }
 
 /// Values given on the command line or in the environment (they win).
@@ -127,6 +136,10 @@ pub struct Overrides {
     pub eval_timeout_secs: Option<u64>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// `--allowed-paths` / `DQGATE_ALLOWED_PATHS`.
+    pub allowed_paths: Option<Vec<PathBuf>>,
+    /// `--allowed-endpoints` / `DQGATE_ALLOWED_ENDPOINTS`.
+    pub allowed_endpoints: Option<Vec<String>>,
 }
 
 impl ServeConfig {
@@ -186,7 +199,32 @@ impl ServeConfig {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Pretty),
+            allowed_paths: o
+                .allowed_paths
+                .or(file.allowed_paths)
+                .unwrap_or_else(|| vec![PathBuf::from("."), PathBuf::from("dqgate-demo")]),
+            allowed_endpoints: o
+                .allowed_endpoints
+                .or(file.allowed_endpoints)
+                .unwrap_or_default(),
         })
+    }
+
+    /// What evaluations may reach: the allowed paths and endpoints, never
+    /// the data directory or the SQLite store's files.
+    pub fn confinement(&self) -> Result<Confinement, ConfigError> {
+        let mut denied = vec![self.data_dir.clone()];
+        if let Some(rest) = self.database_url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let db = PathBuf::from(path.split_once('?').map_or(path, |(p, _)| p));
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = db.clone().into_os_string();
+                name.push(suffix);
+                denied.push(PathBuf::from(name));
+            }
+        }
+        Confinement::new(&self.allowed_paths, &denied, &self.allowed_endpoints)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 }
 
@@ -217,6 +255,12 @@ mod tests {
         assert_eq!(resolved.database_url, "postgres://db/x");
         assert_eq!(resolved.log_format, LogFormat::Json);
         assert_eq!(resolved.limits.max_concurrent_evaluations, 2, "default");
+        assert_eq!(
+            resolved.allowed_paths,
+            vec![PathBuf::from("."), PathBuf::from("dqgate-demo")],
+            "default roots"
+        );
+        assert!(resolved.allowed_endpoints.is_empty(), "no endpoints by default");
     }
 
     #[test]
