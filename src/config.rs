@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::api::Limits;
-use crate::source::Confinement;
 use crate::telemetry::LogFormat;
 
 /// Why the configuration is unusable.
@@ -210,9 +209,9 @@ impl ServeConfig {
         })
     }
 
-    /// What evaluations may reach: the allowed paths and endpoints, never
-    /// the data directory or the SQLite store's files.
-    pub fn confinement(&self) -> Result<Confinement, ConfigError> {
+    /// What evaluations may never read, even under an allowed path: the
+    /// data directory and the SQLite store's files.
+    pub fn denied_paths(&self) -> Vec<PathBuf> {
         let mut denied = vec![self.data_dir.clone()];
         if let Some(rest) = self.database_url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
@@ -223,8 +222,7 @@ impl ServeConfig {
                 denied.push(PathBuf::from(name));
             }
         }
-        Confinement::new(&self.allowed_paths, &denied, &self.allowed_endpoints)
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+        denied
     }
 }
 
@@ -260,7 +258,32 @@ mod tests {
             vec![PathBuf::from("."), PathBuf::from("dqgate-demo")],
             "default roots"
         );
-        assert!(resolved.allowed_endpoints.is_empty(), "no endpoints by default");
+        assert!(
+            resolved.allowed_endpoints.is_empty(),
+            "no endpoints by default"
+        );
+    }
+
+    #[test]
+    fn the_store_files_are_denied() {
+        let resolved = ServeConfig::resolve(
+            Overrides {
+                database_url: Some("sqlite:///srv/db/dqgate.db?mode=rwc".into()),
+                data_dir: Some(PathBuf::from("/srv/data")),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+        )
+        .expect("resolves");
+        let denied = resolved.denied_paths();
+        for p in [
+            "/srv/data",
+            "/srv/db/dqgate.db",
+            "/srv/db/dqgate.db-wal",
+            "/srv/db/dqgate.db-shm",
+        ] {
+            assert!(denied.contains(&PathBuf::from(p)), "{p}: {denied:?}");
+        }
     }
 
     #[test]

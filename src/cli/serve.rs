@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use dqgate::api::{self, AppState, auth};
 use dqgate::config::{FileConfig, Overrides, ServeConfig};
+use dqgate::source::Confinement;
 use dqgate::store::Store;
 use dqgate::telemetry::{self, LogFormat};
 
@@ -107,7 +108,12 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
             "no DQGATE_ADMIN_TOKEN: only tokens made with `dqgate token create` are accepted"
         );
     }
-    let confinement = config.confinement().map_err(|e| e.to_string())?;
+    let confinement = Confinement::new(
+        &config.allowed_paths,
+        &config.denied_paths(),
+        &config.allowed_endpoints,
+    )
+    .map_err(|e| e.to_string())?;
     let state = AppState::new(
         store.clone(),
         config.limits.clone(),

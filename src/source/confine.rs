@@ -86,7 +86,7 @@ impl Endpoint {
         if host.is_empty() {
             return None;
         }
-        let port = url.port().or_else(|| match scheme.as_deref() {
+        let port = url.port().or(match scheme.as_deref() {
             Some("http") => Some(80),
             Some("https") => Some(443),
             Some("postgres") => Some(5432),
@@ -98,7 +98,10 @@ impl Endpoint {
     fn admits(&self, other: &Endpoint) -> bool {
         self.host == other.host
             && self.port.is_none_or(|p| other.port == Some(p))
-            && self.scheme.as_ref().is_none_or(|s| other.scheme.as_ref() == Some(s))
+            && self
+                .scheme
+                .as_ref()
+                .is_none_or(|s| other.scheme.as_ref() == Some(s))
     }
 
     /// AWS's own endpoints, over TLS.
@@ -134,14 +137,13 @@ impl Confinement {
         endpoints: &[String],
     ) -> Result<Confinement, ConfineError> {
         let resolve_all = |paths: &[PathBuf]| -> Vec<PathBuf> {
-            paths
-                .iter()
-                .filter_map(|p| resolve(p))
-                .collect::<Vec<_>>()
+            paths.iter().filter_map(|p| resolve(p)).collect::<Vec<_>>()
         };
         let endpoints = endpoints
             .iter()
-            .map(|e| Endpoint::parse(e).ok_or_else(|| ConfineError::BadEndpoint(redact::secrets(e))))
+            .map(|e| {
+                Endpoint::parse(e).ok_or_else(|| ConfineError::BadEndpoint(redact::secrets(e)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Confinement {
             roots: resolve_all(roots),
@@ -254,8 +256,7 @@ impl Confinement {
         let own = dataset.trim_end_matches('/');
         let inside = objects::split_s3(dataset).is_some()
             && !location.contains("/../")
-            && (location.trim_end_matches('/') == own
-                || location.starts_with(&format!("{own}/")));
+            && (location.trim_end_matches('/') == own || location.starts_with(&format!("{own}/")));
         if inside {
             Ok(())
         } else {
@@ -441,9 +442,18 @@ mod tests {
         assert!(c.check_endpoint("http://127.0.0.1:9000/bucket").is_ok());
         assert!(c.check_endpoint("http://127.0.0.1:9001").is_err());
         assert!(c.check_endpoint("https://127.0.0.1:9000").is_err());
-        assert!(c.check_endpoint("postgres://u:p@catalog.internal/db").is_ok());
-        assert!(c.check_endpoint("https://s3.eu-west-1.amazonaws.com").is_ok());
-        assert!(c.check_endpoint("http://s3.eu-west-1.amazonaws.com").is_err());
+        assert!(
+            c.check_endpoint("postgres://u:p@catalog.internal/db")
+                .is_ok()
+        );
+        assert!(
+            c.check_endpoint("https://s3.eu-west-1.amazonaws.com")
+                .is_ok()
+        );
+        assert!(
+            c.check_endpoint("http://s3.eu-west-1.amazonaws.com")
+                .is_err()
+        );
         let refused = c
             .check_endpoint("postgres://u:hunter2@10.0.0.1/db")
             .expect_err("not allowed");
@@ -457,7 +467,7 @@ mod tests {
         std::fs::create_dir_all(&data).expect("mkdir");
         let c = Confinement::new(
             &[dir.path().to_path_buf()],
-            &[data.clone()],
+            std::slice::from_ref(&data),
             &[],
         )
         .expect("valid");

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use datafusion::prelude::SessionContext;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
@@ -183,5 +183,8 @@ pub async fn open(
         }
     };
     let got = at.store.get(&at.key).await.map_err(&failed)?;
-    Ok(got.into_stream().map(move |chunk| chunk.map_err(&failed)).boxed())
+    Ok(got
+        .into_stream()
+        .map(move |chunk| chunk.map_err(&failed))
+        .boxed())
 }

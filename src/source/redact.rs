@@ -91,6 +91,9 @@ mod tests {
         let e = "Parser error: Error while parsing value 'x42' as type 'Int64' for column 1 at line 4. Row data: '[4,x42,ann@example.com]'";
         let shown = message(e);
         assert!(shown.contains("column 1 at line 4"), "{shown}");
-        assert!(!shown.contains("ann@example.com") && !shown.contains("x42"), "{shown}");
+        assert!(
+            !shown.contains("ann@example.com") && !shown.contains("x42"),
+            "{shown}"
+        );
     }
 }

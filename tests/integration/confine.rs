@@ -85,8 +85,7 @@ async fn rules_and_datasets_never_reach_the_store() {
         }
         // File rules naming the store, directly or through a symlink in an
         // allowed root, are errors; the rest of the ruleset still runs.
-        std::os::unix::fs::symlink(&data_dir, s.dir.path().join("innocent"))
-            .expect("symlink");
+        std::os::unix::fs::symlink(&data_dir, s.dir.path().join("innocent")).expect("symlink");
         let r = s
             .put_json(
                 "/v1/datasets/people",
@@ -228,7 +227,14 @@ async fn paths_outside_the_allowed_roots_are_refused() {
         )
         .await;
     assert_eq!(r.status, 201);
-    let run = gate(&s, ADMIN, "bad", "sum", "Rules = [ ColumnValues \"id\" >= 0 ]").await;
+    let run = gate(
+        &s,
+        ADMIN,
+        "bad",
+        "sum",
+        "Rules = [ ColumnValues \"id\" >= 0 ]",
+    )
+    .await;
     let seen = s
         .get(run["run"].as_str().expect("run link"), &viewer)
         .await
@@ -255,7 +261,13 @@ async fn only_allowed_endpoints_are_ever_connected_to() {
         "people/people.parquet",
     )
     .await;
-    let s = start_confined("sqlite", Default::default(), &[], &[s3.endpoint.clone()]).await;
+    let s = start_confined(
+        "sqlite",
+        Default::default(),
+        &[],
+        std::slice::from_ref(&s3.endpoint),
+    )
+    .await;
     let steward = token(&s, "steward").await;
     let target = format!("127.0.0.1:{port}");
     let refused = [
@@ -269,7 +281,12 @@ async fn only_allowed_endpoints_are_ever_connected_to() {
         let r = s
             .put_json(&format!("/v1/datasets/remote{i}"), &steward, body)
             .await;
-        assert_eq!(r.status, 422, "{body}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            422,
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         // Registered before confinement: the run is an error, no connection.
         legacy_dataset(
             &s,
@@ -279,7 +296,14 @@ async fn only_allowed_endpoints_are_ever_connected_to() {
             body.get("options").cloned().unwrap_or(json!({})),
         )
         .await;
-        let run = gate(&s, ADMIN, &format!("remote{i}"), "rows", "Rules = [ RowCount > 0 ]").await;
+        let run = gate(
+            &s,
+            ADMIN,
+            &format!("remote{i}"),
+            "rows",
+            "Rules = [ RowCount > 0 ]",
+        )
+        .await;
         assert_eq!(run["decision"], "error", "{}", text(&run));
         assert!(!text(&run).contains(":pw@"), "{}", text(&run));
     }
@@ -313,9 +337,7 @@ async fn credentials_in_locations_are_never_shown() {
     )
     .await;
     let viewer = token(&s, "viewer").await;
-    let location = format!(
-        "iceberg:postgres://cat:hunter2@127.0.0.1:{port}/db?name=c#ns.t"
-    );
+    let location = format!("iceberg:postgres://cat:hunter2@127.0.0.1:{port}/db?name=c#ns.t");
     let r = s
         .put_json(
             "/v1/datasets/catalog",

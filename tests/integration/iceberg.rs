@@ -373,7 +373,7 @@ async fn the_gate_reads_iceberg_snapshots_and_records_them() {
         return;
     };
     for backend in backends() {
-        let s = start_confined(backend, Default::default(), &[root.clone()], &[]).await;
+        let s = start_confined(backend, Default::default(), std::slice::from_ref(root), &[]).await;
         let body =
             serde_json::json!({"format": "iceberg", "location": catalog_ref(root, "events")});
         let r = s.put_json("/v1/datasets/events", ADMIN, &body).await;
