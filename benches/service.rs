@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use dqgate::api::{self, AppState, Limits};
 use dqgate::gate::Decision;
 use dqgate::sample::{SampleSpec, generate};
+use dqgate::source::Confinement;
 use dqgate::store::{Claim, Finished, MetricRecord, RunStatus, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -91,14 +92,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let url = match std::env::var("DQGATE_BENCH_DATABASE_URL") {
         Ok(u) if !u.is_empty() => u,
-        _ => Store::sqlite_url(dir.path())?,
+        _ => Store::sqlite_url(&dir.path().join("store"))?,
     };
     let store = Store::connect(&url).await?;
     let limits = Limits {
         max_queued_evaluations: 1000,
         ..Limits::default()
     };
-    let state = AppState::new(store.clone(), limits, Some(TOKEN));
+    let confinement = Confinement::new(
+        &[dir.path().to_path_buf()],
+        &[dir.path().join("store")],
+        &[],
+    )?;
+    let state = AppState::new(store.clone(), limits, Some(TOKEN)).with_confinement(confinement);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {

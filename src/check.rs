@@ -128,8 +128,7 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
     let facts = if requests.is_empty() {
         source::files::FileFacts::default()
     } else {
-        let options = primary.map(|d| d.options.clone()).unwrap_or_default();
-        source::files::gather(&ctx, &requests, &options).await
+        source::files::gather(&ctx, &requests, primary).await
     };
     let parser = engine::SessionParser::new(&ctx, &schemas);
     let plan = plan::plan_ruleset(

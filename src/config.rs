@@ -64,6 +64,10 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     /// Longest wait for a database connection, in milliseconds.
     pub store_acquire_timeout_ms: Option<u64>,
+    /// Local folders datasets and File rules may read.
+    pub allowed_paths: Option<Vec<PathBuf>>,
+    /// Endpoints (URLs or `HOST[:PORT]`) datasets may connect to.
+    pub allowed_endpoints: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -109,6 +113,10 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// How the store's connections are managed.
     pub store: StoreOptions,
+    /// Local folders datasets and File rules may read.
+    pub allowed_paths: Vec<PathBuf>,
+    /// Endpoints datasets may connect to besides AWS and `DQGATE_S3_ENDPOINT`.
+    pub allowed_endpoints: Vec<String>,
 }
 
 /// Values given on the command line or in the environment (they win).
@@ -134,6 +142,10 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// `--store-acquire-timeout-ms`.
     pub store_acquire_timeout_ms: Option<u64>,
+    /// `--allowed-paths` / `DQGATE_ALLOWED_PATHS`.
+    pub allowed_paths: Option<Vec<PathBuf>>,
+    /// `--allowed-endpoints` / `DQGATE_ALLOWED_ENDPOINTS`.
+    pub allowed_endpoints: Option<Vec<String>>,
 }
 
 impl ServeConfig {
@@ -208,7 +220,31 @@ impl ServeConfig {
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Pretty),
             store,
+            allowed_paths: o
+                .allowed_paths
+                .or(file.allowed_paths)
+                .unwrap_or_else(|| vec![PathBuf::from("."), PathBuf::from("dqgate-demo")]),
+            allowed_endpoints: o
+                .allowed_endpoints
+                .or(file.allowed_endpoints)
+                .unwrap_or_default(),
         })
+    }
+
+    /// What evaluations may never read, even under an allowed path: the
+    /// data directory and the SQLite store's files.
+    pub fn denied_paths(&self) -> Vec<PathBuf> {
+        let mut denied = vec![self.data_dir.clone()];
+        if let Some(rest) = self.database_url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let db = PathBuf::from(path.split_once('?').map_or(path, |(p, _)| p));
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = db.clone().into_os_string();
+                name.push(suffix);
+                denied.push(PathBuf::from(name));
+            }
+        }
+        denied
     }
 }
 
@@ -239,6 +275,37 @@ mod tests {
         assert_eq!(resolved.database_url, "postgres://db/x");
         assert_eq!(resolved.log_format, LogFormat::Json);
         assert_eq!(resolved.limits.max_concurrent_evaluations, 2, "default");
+        assert_eq!(
+            resolved.allowed_paths,
+            vec![PathBuf::from("."), PathBuf::from("dqgate-demo")],
+            "default roots"
+        );
+        assert!(
+            resolved.allowed_endpoints.is_empty(),
+            "no endpoints by default"
+        );
+    }
+
+    #[test]
+    fn the_store_files_are_denied() {
+        let resolved = ServeConfig::resolve(
+            Overrides {
+                database_url: Some("sqlite:///srv/db/dqgate.db?mode=rwc".into()),
+                data_dir: Some(PathBuf::from("/srv/data")),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+        )
+        .expect("resolves");
+        let denied = resolved.denied_paths();
+        for p in [
+            "/srv/data",
+            "/srv/db/dqgate.db",
+            "/srv/db/dqgate.db-wal",
+            "/srv/db/dqgate.db-shm",
+        ] {
+            assert!(denied.contains(&PathBuf::from(p)), "{p}: {denied:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::dqdl::Diagnostic;
+use crate::source::redact;
 use crate::store::StoreError;
 
 /// An error answered as `application/problem+json` (see [`ProblemJson`]).
@@ -61,11 +62,12 @@ pub struct ProblemLocation {
 
 impl Problem {
     /// A problem with a status, a stable code and a detail.
+    /// Credentials and quoted data in `detail` are redacted.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
         Problem {
             status,
             code,
-            detail: detail.into(),
+            detail: redact::message(&detail.into()),
             errors: Vec::new(),
             conflict: None,
             retry_after: None,
@@ -118,7 +120,7 @@ impl Problem {
 
     /// 500 `internal`; the cause is logged, not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Problem {
-        tracing::error!(error = %cause, "internal error");
+        tracing::error!(error = %redact::secrets(&cause.to_string()), "internal error");
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::runs::{RunLimits, Runs};
+use crate::source::Confinement;
 use crate::store::Store;
 
 pub use metrics::Metrics;
@@ -68,25 +69,49 @@ pub struct AppState {
     pub runs: Runs,
     /// Prometheus counters.
     pub metrics: Arc<Metrics>,
+    /// What datasets and rules may reach.
+    pub confinement: Arc<Confinement>,
+}
+
+fn run_limits(limits: &Limits, confinement: &Arc<Confinement>) -> RunLimits {
+    RunLimits {
+        max_concurrent: limits.max_concurrent_evaluations,
+        max_queued: limits.max_queued_evaluations,
+        timeout: limits.eval_timeout,
+        memory_limit: limits.eval_memory_limit,
+        confinement: confinement.clone(),
+    }
 }
 
 impl AppState {
-    /// State over a store with the given limits and bootstrap admin token.
+    /// State over a store with the given limits and bootstrap admin token,
+    /// confined to [`Confinement::server_default`].
     pub fn new(store: Store, limits: Limits, admin_token: Option<&str>) -> AppState {
         let metrics = Arc::new(Metrics::default());
-        let run_limits = RunLimits {
-            max_concurrent: limits.max_concurrent_evaluations,
-            max_queued: limits.max_queued_evaluations,
-            timeout: limits.eval_timeout,
-            memory_limit: limits.eval_memory_limit,
-        };
+        let confinement = Arc::new(Confinement::server_default());
         AppState {
-            runs: Runs::new(store.clone(), run_limits, metrics.clone()),
+            runs: Runs::new(
+                store.clone(),
+                run_limits(&limits, &confinement),
+                metrics.clone(),
+            ),
             store,
             admin_token_hash: admin_token.filter(|t| !t.is_empty()).map(auth::hash_token),
             limits: Arc::new(limits),
             metrics,
+            confinement,
         }
+    }
+
+    /// The same state confined to `confinement` (before serving).
+    pub fn with_confinement(mut self, confinement: Confinement) -> AppState {
+        self.confinement = Arc::new(confinement);
+        self.runs = Runs::new(
+            self.store.clone(),
+            run_limits(&self.limits, &self.confinement),
+            self.metrics.clone(),
+        );
+        self
     }
 }
 

@@ -13,7 +13,7 @@ use super::AppState;
 use super::auth::{Access, Caller};
 use super::error::{Problem, ProblemJson};
 use crate::dqdl;
-use crate::source::Format;
+use crate::source::{DatasetSpec, Format, SourceOptions, redact};
 use crate::store::{DatasetRecord, RulesetVersion};
 
 /// A ruleset version as served.
@@ -84,11 +84,13 @@ pub struct DatasetView {
 
 impl From<DatasetRecord> for DatasetView {
     fn from(d: DatasetRecord) -> Self {
+        let mut options = d.options;
+        redact::json(&mut options);
         DatasetView {
             name: d.name,
             format: d.format,
-            location: d.location,
-            options: d.options,
+            location: redact::secrets(&d.location),
+            options,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -350,7 +352,7 @@ pub async fn get_dataset(
 /// Registers (201) or replaces (200) a dataset. Rulesets can only reach
 /// registered datasets.
 #[utoipa::path(put, path = "/v1/datasets/{name}", request_body = DatasetBody,
-    responses((status = 201, body = DatasetView), (status = 200, body = DatasetView), (status = 400, body = ProblemJson)))]
+    responses((status = 201, body = DatasetView), (status = 200, body = DatasetView), (status = 400, body = ProblemJson), (status = 422, body = ProblemJson)))]
 pub async fn put_dataset(
     State(state): State<AppState>,
     caller: Caller,
@@ -381,15 +383,30 @@ pub async fn put_dataset(
     if !options.is_object() {
         return Err(Problem::bad_request("options must be a JSON object"));
     }
-    serde_json::from_value::<crate::source::SourceOptions>(options.clone()).map_err(|e| {
+    let source_options = serde_json::from_value::<SourceOptions>(options.clone()).map_err(|e| {
         Problem::bad_request(format!(
             "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date)"
         ))
     })?;
     if format == Format::Iceberg {
         crate::source::iceberg::Reference::parse(&body.location)
-            .map_err(|e| Problem::bad_request(format!("location: {e}")))?;
+            .map_err(|e| Problem::bad_request(redact::secrets(&format!("location: {e}"))))?;
     }
+    // Checked before anything is stored, opened or connected to.
+    let spec = DatasetSpec {
+        alias: name.clone(),
+        location: body.location.clone(),
+        format: Some(format),
+        options: source_options,
+        confinement: None,
+    };
+    state.confinement.check_spec(&spec).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "location_not_allowed",
+            format!("dataset `{name}`: {e}"),
+        )
+    })?;
     let format_text = serde_json::to_value(format)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Access, Caller};
 use super::error::{Problem, ProblemJson};
+use crate::source::redact;
 use crate::store::{RunFilter, RunRecord, TrendPoint};
 
 /// A rule's stored result.
@@ -88,10 +89,12 @@ pub async fn run_view(state: &AppState, run: RunRecord) -> Result<RunView, Probl
             labels: r.labels,
             rule: r.rule,
             outcome: r.outcome.as_str().to_string(),
-            message: r.message,
+            message: redact::message(&r.message),
             observations: r.observations,
         })
         .collect();
+    let mut inputs = run.inputs;
+    redact::json(&mut inputs);
     Ok(RunView {
         decision: run.decision.map(|d| d.as_str().to_string()),
         status: run.status.as_str().to_string(),
@@ -106,9 +109,9 @@ pub async fn run_view(state: &AppState, run: RunRecord) -> Result<RunView, Probl
         passed: run.passed,
         failed: run.failed,
         errors: run.errors,
-        message: run.message,
+        message: run.message.as_deref().map(redact::message),
         parameters: run.parameters,
-        inputs: run.inputs,
+        inputs,
         created_at: run.created_at,
         started_at: run.started_at,
         finished_at: run.finished_at,

@@ -59,20 +59,22 @@ pub async fn suggest(
         )
         .await?;
     let row_counts: Vec<f64> = history.points(&key).iter().map(|p| p.value).collect();
-    let spec = crate::runs::dataset_spec(crate::plan::PRIMARY, &dataset, None).map_err(|m| {
-        Problem::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "dataset_unreadable",
-            m,
-        )
-    })?;
+    let mut spec =
+        crate::runs::dataset_spec(crate::plan::PRIMARY, &dataset, None).map_err(|m| {
+            Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "dataset_unreadable",
+                m,
+            )
+        })?;
+    spec.confinement = Some(state.confinement.clone());
     let suggestion = crate::suggest::suggest(&spec, &row_counts, chrono::Utc::now())
         .await
         .map_err(|e| {
             Problem::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "dataset_unreadable",
-                e.to_string(),
+                crate::source::redact::message(&e.to_string()),
             )
         })?;
     Ok(Json(SuggestResponse {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use dqgate::api::{self, AppState, auth};
 use dqgate::config::{FileConfig, Overrides, ServeConfig};
+use dqgate::source::Confinement;
 use dqgate::store::Store;
 use dqgate::telemetry::{self, LogFormat};
 
@@ -52,6 +53,14 @@ pub struct ServeArgs {
     /// request answers 503 with Retry-After [default: 3000].
     #[arg(long, env = "DQGATE_STORE_ACQUIRE_TIMEOUT_MS")]
     pub store_acquire_timeout_ms: Option<u64>,
+    /// Local folders datasets and File rules may read, comma-separated
+    /// (never the data directory) [default: .,dqgate-demo].
+    #[arg(long, env = "DQGATE_ALLOWED_PATHS", value_delimiter = ',')]
+    pub allowed_paths: Option<Vec<PathBuf>>,
+    /// Endpoints (URLs or HOST[:PORT]) datasets may connect to besides AWS
+    /// and DQGATE_S3_ENDPOINT, comma-separated [default: none].
+    #[arg(long, env = "DQGATE_ALLOWED_ENDPOINTS", value_delimiter = ',')]
+    pub allowed_endpoints: Option<Vec<String>>,
 }
 
 fn resolve(store: &StoreArgs, overrides: Overrides) -> Result<ServeConfig, String> {
@@ -71,13 +80,15 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         eval_timeout_secs: args.eval_timeout_secs,
         log_format: args.log_format,
         store_acquire_timeout_ms: args.store_acquire_timeout_ms,
+        allowed_paths: args.allowed_paths,
+        allowed_endpoints: args.allowed_endpoints,
     };
     let result = resolve(&args.store, overrides)
         .and_then(|config| super::runtime()?.block_on(run_server(config)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", dqgate::source::redact::secrets(&e));
             ExitCode::FAILURE
         }
     }
@@ -102,11 +113,18 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
             "no DQGATE_ADMIN_TOKEN: only tokens made with `dqgate token create` are accepted"
         );
     }
+    let confinement = Confinement::new(
+        &config.allowed_paths,
+        &config.denied_paths(),
+        &config.allowed_endpoints,
+    )
+    .map_err(|e| e.to_string())?;
     let state = AppState::new(
         store.clone(),
         config.limits.clone(),
         config.admin_token.as_deref(),
-    );
+    )
+    .with_confinement(confinement);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

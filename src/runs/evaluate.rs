@@ -62,6 +62,7 @@ pub fn dataset_spec(
         location: d.location.clone(),
         format: serde_json::from_value::<Format>(serde_json::Value::String(d.format.clone())).ok(),
         options,
+        confinement: None,
     })
 }
 
@@ -121,7 +122,13 @@ impl Runs {
                 .map(|(alias, d)| dataset_spec(alias, d, None)),
         );
         let datasets = match specs.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(d) => d,
+            Ok(d) => d
+                .into_iter()
+                .map(|spec| DatasetSpec {
+                    confinement: Some(self.inner.limits.confinement.clone()),
+                    ..spec
+                })
+                .collect(),
             Err(message) => {
                 self.record_failure(id, &message).await;
                 return;

@@ -56,6 +56,8 @@ pub struct RunLimits {
     pub timeout: Duration,
     /// Memory one evaluation may hold, in bytes.
     pub memory_limit: Option<usize>,
+    /// What datasets and File rules may reach.
+    pub confinement: Arc<crate::source::Confinement>,
 }
 
 /// Told about every run that is recorded (service counters).

@@ -9,7 +9,7 @@ use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use sha2::Digest;
 
-use super::{SourceOptions, objects};
+use super::{DatasetSpec, SourceOptions, objects};
 
 /// A checksum algorithm of FileMatch's `hashAlgorithm` tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,12 +34,49 @@ impl HashAlgorithm {
         }
     }
 
+    /// A running hash of this algorithm.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            HashAlgorithm::Md5 => Hasher::Md5(md5::Md5::new()),
+            HashAlgorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            HashAlgorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+        }
+    }
+
     /// Lower-case hex digest of `bytes`.
     pub fn digest(self, bytes: &[u8]) -> String {
+        let mut h = self.hasher();
+        h.update(bytes);
+        h.finish()
+    }
+}
+
+/// A hash fed chunk by chunk.
+pub enum Hasher {
+    /// MD5.
+    Md5(md5::Md5),
+    /// SHA-1.
+    Sha1(sha1::Sha1),
+    /// SHA-256.
+    Sha256(sha2::Sha256),
+}
+
+impl Hasher {
+    /// Adds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Md5(h) => h.update(bytes),
+            Hasher::Sha1(h) => h.update(bytes),
+            Hasher::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    /// Lower-case hex digest.
+    pub fn finish(self) -> String {
         let raw: Vec<u8> = match self {
-            HashAlgorithm::Md5 => md5::Md5::digest(bytes).to_vec(),
-            HashAlgorithm::Sha1 => sha1::Sha1::digest(bytes).to_vec(),
-            HashAlgorithm::Sha256 => sha2::Sha256::digest(bytes).to_vec(),
+            Hasher::Md5(h) => h.finalize().to_vec(),
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
         };
         raw.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -88,12 +125,15 @@ impl FileFacts {
 const PARALLEL_READS: usize = 8;
 
 /// Lists every requested location (merging requests for one location) and
-/// computes the checksums asked for.
+/// computes the checksums asked for, with the primary dataset's options.
+/// A confined dataset's rules reach only the allowed roots and, in S3, the
+/// dataset's own location.
 pub async fn gather(
     ctx: &SessionContext,
     requests: &[FileRequest],
-    options: &SourceOptions,
+    primary: Option<&DatasetSpec>,
 ) -> FileFacts {
+    let options = primary.map(|p| p.options.clone()).unwrap_or_default();
     let mut merged: BTreeMap<&str, Vec<HashAlgorithm>> = BTreeMap::new();
     for r in requests {
         let algorithms = merged.entry(r.location.as_str()).or_default();
@@ -103,7 +143,14 @@ pub async fn gather(
     }
     let mut facts = FileFacts::default();
     for (location, algorithms) in merged {
-        let listing = list(ctx, location, &algorithms, options).await;
+        let allowed = match primary.and_then(|p| Some((p.confinement.as_ref()?, p))) {
+            Some((c, p)) => c.check_file_rule(location, &p.location),
+            None => Ok(()),
+        };
+        let listing = match allowed {
+            Ok(()) => list(ctx, location, &algorithms, &options).await,
+            Err(e) => Err(e.to_string()),
+        };
         facts.listings.insert(location.to_string(), listing);
     }
     facts
@@ -122,11 +169,16 @@ async fn list(
         .map(|entry| async move {
             let mut checksums = BTreeMap::new();
             if !algorithms.is_empty() {
-                let bytes = objects::read(ctx, &entry.location, options)
+                let mut hashers: Vec<Hasher> = algorithms.iter().map(|a| a.hasher()).collect();
+                let mut chunks = objects::open(ctx, &entry.location, options)
                     .await
                     .map_err(|e| e.to_string())?;
-                for a in algorithms {
-                    checksums.insert(*a, a.digest(&bytes));
+                while let Some(chunk) = chunks.next().await {
+                    let chunk = chunk.map_err(|e| e.to_string())?;
+                    hashers.iter_mut().for_each(|h| h.update(&chunk));
+                }
+                for (a, h) in algorithms.iter().zip(hashers) {
+                    checksums.insert(*a, h.finish());
                 }
             }
             Ok::<FileInfo, String>(FileInfo {

@@ -3,14 +3,18 @@
 //! or in S3 (`s3://bucket/prefix`), with hive-style `key=value` partition
 //! folders; and Apache Iceberg tables (see [`iceberg`]).
 
+pub mod confine;
 pub mod files;
 pub mod iceberg;
 pub mod objects;
+pub mod redact;
 pub mod s3;
 mod slice;
 
 use std::path::Path;
 use std::sync::Arc;
+
+pub use confine::{ConfineError, Confinement};
 
 use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -130,6 +134,10 @@ pub struct DatasetSpec {
     pub format: Option<Format>,
     /// Reading options.
     pub options: SourceOptions,
+    /// What the server lets reading it reach; `None` (the command line)
+    /// reaches anything the process can.
+    #[serde(skip)]
+    pub confinement: Option<Arc<Confinement>>,
 }
 
 impl DatasetSpec {
@@ -201,6 +209,14 @@ pub enum SourceError {
     /// The dataset's settings are unusable.
     #[error("{0}")]
     Config(String),
+    /// The server does not let this dataset reach its location or endpoint.
+    #[error("dataset `{alias}`: {source}")]
+    Confined {
+        /// The dataset alias.
+        alias: String,
+        /// What is out of reach.
+        source: ConfineError,
+    },
     /// An Iceberg table could not be loaded.
     #[error("dataset `{alias}`: Iceberg table {location}: {message}")]
     Iceberg {
@@ -234,7 +250,18 @@ pub fn store_message(e: &object_store::Error) -> String {
 /// Registers `spec` in `ctx` under its alias: Iceberg tables through
 /// their catalog or metadata file, files as a listing table (format,
 /// schema and hive partition columns inferred), then the slice, if any.
+/// A confined spec is checked, and the session confined, before anything
+/// is opened or connected to.
 pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Registered, SourceError> {
+    if let Some(confinement) = &spec.confinement {
+        confinement
+            .check_spec(spec)
+            .map_err(|source| SourceError::Confined {
+                alias: spec.alias.clone(),
+                source,
+            })?;
+        confine::install(ctx, confinement.clone());
+    }
     let is_iceberg = spec.format == Some(Format::Iceberg) || spec.location.starts_with("iceberg:");
     let mut registered = if is_iceberg {
         iceberg::register(ctx, spec).await?

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -88,8 +90,13 @@ pub async fn locate(
         .map_err(|e| SourceError::Config(format!("bad path `{location}`: {e}")))?;
     let key = ObjectPath::from_absolute_path(&absolute)
         .map_err(|e| SourceError::Config(format!("bad path `{location}`: {e}")))?;
+    // The session's file store: confined on the server.
+    let store = ctx
+        .runtime_env()
+        .object_store(ObjectStoreUrl::local_filesystem())
+        .unwrap_or_else(|_| Arc::new(LocalFileSystem::new()));
     Ok(Located {
-        store: Arc::new(LocalFileSystem::new()),
+        store,
         key,
         prefix: "/".to_string(),
     })
@@ -159,22 +166,25 @@ pub async fn list_files(
     Ok(files)
 }
 
-/// Reads a whole file (for checksums).
-pub async fn read(
+/// A file's content as a stream of chunks (for checksums in constant
+/// memory).
+pub async fn open(
     ctx: &SessionContext,
     location: &str,
     options: &SourceOptions,
-) -> Result<bytes::Bytes, SourceError> {
+) -> Result<BoxStream<'static, Result<bytes::Bytes, SourceError>>, SourceError> {
     let at = locate(ctx, location, options).await?;
-    let get = async {
-        object_store::ObjectStoreExt::get(at.store.as_ref(), &at.key)
-            .await?
-            .bytes()
-            .await
+    let failed = {
+        let location = location.to_string();
+        move |e: object_store::Error| SourceError::Store {
+            alias: "file rule".to_string(),
+            location: location.clone(),
+            message: store_message(&e),
+        }
     };
-    get.await.map_err(|e| SourceError::Store {
-        alias: "file rule".to_string(),
-        location: location.to_string(),
-        message: store_message(&e),
-    })
+    let got = at.store.get(&at.key).await.map_err(&failed)?;
+    Ok(got
+        .into_stream()
+        .map(move |chunk| chunk.map_err(&failed))
+        .boxed())
 }

@@ -28,6 +28,7 @@ async fn check(rules: &str, location: &str, options: SourceOptions) -> Report {
             location: location.into(),
             format: None,
             options,
+            confinement: None,
         }],
         now: None,
         memory_limit: None,

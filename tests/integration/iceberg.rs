@@ -72,6 +72,7 @@ fn spec(location: &str, options: SourceOptions) -> DatasetSpec {
         location: location.into(),
         format: None,
         options,
+        confinement: None,
     }
 }
 
@@ -367,12 +368,12 @@ async fn iceberg_tables_in_s3_read_like_local_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gate_reads_iceberg_snapshots_and_records_them() {
-    use super::service::{ADMIN, backends, start};
+    use super::service::{ADMIN, backends, start_confined};
     let Some((root, expected)) = fixtures() else {
         return;
     };
     for backend in backends() {
-        let s = start(backend).await;
+        let s = start_confined(backend, Default::default(), std::slice::from_ref(root), &[]).await;
         let body =
             serde_json::json!({"format": "iceberg", "location": catalog_ref(root, "events")});
         let r = s.put_json("/v1/datasets/events", ADMIN, &body).await;

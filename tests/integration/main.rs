@@ -5,6 +5,7 @@ mod architecture;
 mod auth;
 mod cli_check;
 mod cli_dqdl;
+mod confine;
 mod demo;
 mod dqdl_golden;
 mod dqdl_props;

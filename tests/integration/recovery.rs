@@ -7,15 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dqgate::api::{self, AppState, Limits};
+use dqgate::source::confine::Confinement;
 use dqgate::store::{Store, StoreOptions};
 use serde_json::json;
 
 use super::fixtures;
 use super::service::{ADMIN, Server, backends, fresh_database, start};
 
-/// Serves `store` on a loopback port, with the fixtures under `dir`.
+/// Serves `store` on a loopback port, with the fixtures under `dir` (the
+/// only folder its datasets may read).
 async fn serve(store: Store, limits: Limits, dir: tempfile::TempDir) -> Server {
-    let state = AppState::new(store, limits, Some(ADMIN));
+    let confinement = Confinement::new(&[dir.path().to_path_buf()], &[], &[]).expect("confinement");
+    let state = AppState::new(store, limits, Some(ADMIN)).with_confinement(confinement);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");

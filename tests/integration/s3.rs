@@ -132,6 +132,7 @@ fn spec(alias: &str, location: &str, options: SourceOptions) -> DatasetSpec {
         location: location.into(),
         format: None,
         options,
+        confinement: None,
     }
 }
 

@@ -2,10 +2,12 @@
 //! PostgreSQL (when DQGATE_TEST_POSTGRES_URL names a server; a fresh
 //! database per test). Requests are plain HTTP/1.1 written by hand.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dqgate::api::{self, AppState, Limits};
+use dqgate::source::Confinement;
 use dqgate::store::Store;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,10 +63,27 @@ pub async fn fresh_database(backend: &str, dir: &std::path::Path) -> String {
 }
 
 pub async fn start_with(backend: &'static str, limits: Limits) -> Server {
+    start_confined(backend, limits, &[], &[]).await
+}
+
+/// A server whose datasets may read its temp dir and `roots` (never the
+/// store under `data/`) and connect to `endpoints`.
+pub async fn start_confined(
+    backend: &'static str,
+    limits: Limits,
+    roots: &[PathBuf],
+    endpoints: &[String],
+) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = fresh_database(backend, dir.path()).await;
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let url = fresh_database(backend, &data_dir).await;
     let store = Store::connect(&url).await.expect("store");
-    let state = AppState::new(store, limits, Some(ADMIN));
+    let mut allowed = vec![dir.path().to_path_buf()];
+    allowed.extend(roots.iter().cloned());
+    let confinement =
+        Confinement::new(&allowed, &[data_dir], endpoints).expect("valid confinement");
+    let state = AppState::new(store, limits, Some(ADMIN)).with_confinement(confinement);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
