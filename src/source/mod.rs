@@ -176,6 +176,16 @@ pub enum SourceError {
         /// The location given.
         location: String,
     },
+    /// The file exists but holds no columns.
+    #[error(
+        "dataset `{alias}`: {location} has no columns to read (an empty file, a CSV without a header row, or a Parquet file without columns)"
+    )]
+    NoColumns {
+        /// The dataset alias.
+        alias: String,
+        /// The location given.
+        location: String,
+    },
     /// The format could not be inferred.
     #[error(
         "dataset `{alias}`: cannot tell the format of {location}; use a .parquet, .csv or .json/.ndjson name"
@@ -401,6 +411,13 @@ async fn register_listing(
         );
     }
     let schema = options.infer_schema(&state, &url).await.map_err(read_err)?;
+    let single_file = !is_dir && !location.contains(['*', '?', '[']);
+    if schema.fields().is_empty() && single_file {
+        return Err(SourceError::NoColumns {
+            alias: spec.alias.clone(),
+            location: spec.location.clone(),
+        });
+    }
     if schema.fields().is_empty() {
         return Err(SourceError::NotFound {
             alias: spec.alias.clone(),

@@ -110,3 +110,17 @@ async fn a_malformed_csv_row_is_reported_at_its_file_and_line() {
         "the message does not quote the data: {text}"
     );
 }
+
+/// Before: an empty CSV was "no file or folder at …", which was false.
+#[tokio::test]
+async fn an_empty_file_says_it_has_no_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("empty.csv");
+    std::fs::write(&path, "").expect("write");
+    let err = check(path.display().to_string(), "RowCount = 0", Utc::now())
+        .await
+        .expect_err("nothing to read");
+    let text = err.to_string();
+    assert!(text.contains("has no columns"), "{text}");
+    assert!(!text.contains("no file or folder"), "{text}");
+}

@@ -270,23 +270,29 @@ impl<'a> Validator<'a> {
                         r.span,
                         "FileMatch needs two paths, or a condition `in [\"checksum\", ...]`",
                     ),
-                    (false, Some(c)) => {
-                        let ok = match c {
-                            Condition::In {
-                                set: InSet::List(items),
-                                ..
-                            } => items.iter().all(|i| matches!(i, Operand::Text(_))),
-                            Condition::Compare {
-                                op: CompareOp::Eq,
-                                operand: Operand::Text(_),
-                                ..
-                            } => true,
-                            _ => false,
-                        };
-                        if !ok {
-                            self.error(c.span(), "FileMatch takes `in [\"checksum\", ...]`");
+                    (false, Some(c)) => match c {
+                        Condition::In {
+                            negated: false,
+                            set: InSet::List(items),
+                            ..
+                        } if items.iter().all(|i| matches!(i, Operand::Text(_))) => {
+                            for item in items {
+                                if let Operand::Text(t) = item
+                                    && (t.value.is_empty()
+                                        || !t.value.chars().all(|ch| ch.is_ascii_hexdigit()))
+                                {
+                                    self.error(
+                                        t.span,
+                                        format!(
+                                            "\"{}\" is not a checksum; FileMatch compares hex digests (MD5, SHA-1 or SHA-256)",
+                                            t.value
+                                        ),
+                                    );
+                                }
+                            }
                         }
-                    }
+                        _ => self.error(c.span(), "FileMatch takes `in [\"checksum\", ...]`"),
+                    },
                     (true, None) => {}
                 }
             }
