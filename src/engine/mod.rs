@@ -29,7 +29,7 @@ use crate::sql_support::ident;
 
 pub use crate::sql_support::clean;
 pub use parser::SessionParser;
-pub use user_sql::prepare_user_sql;
+pub use user_sql::{prepare_user_sql, user_query};
 
 /// What a scan computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 
@@ -100,6 +101,15 @@ async fn resolve_identifiers(ctx: &SessionContext, sql: &str) -> Result<String, 
     } else {
         resolved
     })
+}
+
+/// The user's query as a DataFrame: `primary` quoted, column names
+/// resolved as Spark would, read-only.
+pub async fn user_query(ctx: &SessionContext, sql: &str) -> Result<DataFrame, EvalError> {
+    let prepared = resolve_identifiers(ctx, &prepare_user_sql(sql)).await?;
+    ctx.sql_with_options(&prepared, read_only())
+        .await
+        .map_err(|e| eval_error(&e))
 }
 
 /// The numeric form: one row with one numeric column.

@@ -251,6 +251,7 @@ fn plan(
                     threshold: rule.threshold.clone(),
                 },
                 row_predicate: None,
+                row_match: None,
                 where_clause: None,
             })
         }
@@ -289,6 +290,7 @@ fn plan(
                     condition,
                 },
                 row_predicate: None,
+                row_match: None,
                 where_clause: None,
             })
         }
@@ -403,6 +405,7 @@ fn decided(metrics: Vec<(String, Formula)>, outcome: Outcome, message: String) -
         metrics,
         check: Check::Decided { outcome, message },
         row_predicate: None,
+        row_match: None,
         where_clause: None,
     }
 }

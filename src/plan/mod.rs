@@ -340,6 +340,8 @@ pub struct LeafPlan {
     pub check: Check,
     /// The per-row predicate, for row-level rules over the primary dataset.
     pub row_predicate: Option<RowPredicate>,
+    /// Row-level CustomSql: primary rows its query returns pass.
+    pub row_match: Option<String>,
     /// The rule's `where` text: with the metric name it keys the history.
     pub where_clause: Option<String>,
 }

@@ -3,7 +3,7 @@
 //! outcomes its documentation describes. Each case is hand-worked over a
 //! five-row CSV whose column names mix case the way real exports do.
 
-use dqgate::check::{CheckRequest, run};
+use dqgate::check::{CheckRequest, prepare, run};
 use dqgate::plan::Outcome::{self, Error as E, Failed as F, Passed as P};
 use dqgate::report::Report;
 use dqgate::source::DatasetSpec;
@@ -19,13 +19,12 @@ use super::fixtures;
 /// | 5  | eve  | 2024-05-01 | 50     | 15-12-2023 |
 const DATA: &str = "ID,Name,Some.Date,amount,dmy\n1,ann,2024-01-01,10,01-02-2024\n2,bob,,20,31-02-2024\n3,,2024-03-01,30,5-3-2024\n4,dee,2024-04-01,,\n5,eve,2024-05-01,50,15-12-2023\n";
 
-async fn report(rules: &[&str]) -> Report {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("data.csv");
+fn request(dir: &std::path::Path, rules: &[&str]) -> CheckRequest {
+    let path = dir.join("data.csv");
     std::fs::write(&path, DATA).expect("write");
-    let reference = dir.path().join("reference.csv");
+    let reference = dir.join("reference.csv");
     std::fs::write(&reference, "id,label\n1,a\n2,b\n3,c\n").expect("write");
-    run(CheckRequest {
+    CheckRequest {
         ruleset_name: "glue".into(),
         ruleset_text: format!("Rules = [\n    {}\n]\n", rules.join(",\n    ")),
         datasets: vec![
@@ -42,9 +41,12 @@ async fn report(rules: &[&str]) -> Report {
         ],
         now: Some(fixtures::now()),
         memory_limit: None,
-    })
-    .await
-    .expect("check runs")
+    }
+}
+
+async fn report(rules: &[&str]) -> Report {
+    let dir = tempfile::tempdir().expect("tempdir");
+    run(request(dir.path(), rules)).await.expect("check runs")
 }
 
 /// A rule, its expected outcome and expected metric values.
@@ -184,4 +186,56 @@ async fn tags_that_change_meaning_are_honoured() {
         ),
     ])
     .await;
+}
+
+/// `--failed-rows` for every rule type with row-level results, pinned in
+/// tests/golden/failed_rows/glue.txt (UPDATE_GOLDEN=1 rewrites it): each
+/// failing row with the rules it failed, passed and skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_level_results_cover_every_row_level_rule_type() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = [
+        "IsComplete \"Name\"",
+        "Completeness \"amount\" > 0.5 where \"ID > 1\"",
+        "IsUnique \"Name\"",
+        "Uniqueness \"label\" > 0",
+        "IsPrimaryKey \"Some.Date\"",
+        "ColumnValues \"amount\" <= 30",
+        "ColumnLength \"Name\" = 3",
+        "ColumnDataType \"dmy\" = \"DATE\" with format = \"dd-MM-yyyy\"",
+        "CustomSql \"SELECT ID FROM primary WHERE amount >= 20\"",
+        "RowCount > 0",
+    ];
+    // `label` is not a column of primary: that rule errors and is not
+    // listed; the rest are.
+    let prepared = prepare(request(dir.path(), &rules)).await.expect("plans");
+    let out = dir.path().join("failed.parquet");
+    let considered = prepared
+        .write_failed_rows(out.to_str().expect("utf-8 path"))
+        .await
+        .expect("failed rows written");
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.register_parquet("f", out.to_str().expect("path"), Default::default())
+        .await
+        .expect("parquet");
+    let batches = ctx
+        .sql("SELECT \"ID\", array_to_string(\"DataQualityRulesFail\", ' | ') AS failed, array_to_string(\"DataQualityRulesSkip\", ' | ') AS skipped, \"DataQualityEvaluationResult\" AS result FROM f ORDER BY \"ID\"")
+        .await
+        .expect("query")
+        .collect()
+        .await
+        .expect("rows");
+    let actual = format!(
+        "row-level rules considered: {considered}\n{}\n",
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches).expect("format")
+    );
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/failed_rows/glue.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden.parent().expect("folder")).expect("mkdir");
+        std::fs::write(&golden, &actual).expect("write golden");
+    }
+    let expected =
+        std::fs::read_to_string(&golden).expect("golden exists (UPDATE_GOLDEN=1 writes it)");
+    assert_eq!(actual, expected);
 }

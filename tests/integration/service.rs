@@ -28,6 +28,10 @@ pub fn backends() -> Vec<&'static str> {
     if std::env::var("DQGATE_TEST_POSTGRES_URL").is_ok_and(|u| !u.is_empty()) {
         vec!["sqlite", "postgres"]
     } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but DQGATE_TEST_POSTGRES_URL is not: the PostgreSQL half cannot run"
+        );
         eprintln!(
             "\n*** SKIPPING the PostgreSQL half of the service tests: DQGATE_TEST_POSTGRES_URL is not set \
              (.ci/run sets it) ***\n"

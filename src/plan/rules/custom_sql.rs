@@ -18,14 +18,16 @@ impl Planner<'_> {
                 });
                 let v = ratio(Formula::Value(id, 0), Formula::Value(id, 1));
                 let name = "Dataset.*.CustomSQL.Compliance".to_string();
-                leaf(
+                let mut plan = leaf(
                     vec![(name.clone(), v.clone())],
                     Check::RowLevel {
                         subject: name,
                         compliance: v,
                         threshold: i.rule.threshold.clone(),
                     },
-                )
+                );
+                plan.row_match = Some(i.params[0].clone());
+                plan
             }
         }
     }

@@ -9,7 +9,7 @@ impl Planner<'_> {
         let (c, _) = self.column(PRIMARY, &i.params[0])?;
         let v = self.completeness(&c, i.filter())?;
         let name = format!("Column.{}.Completeness", i.params[0]);
-        Ok(if i.rule.rule_type == RuleType::IsComplete {
+        let mut plan = if i.rule.rule_type == RuleType::IsComplete {
             leaf(
                 vec![(name.clone(), v.clone())],
                 Check::AllOne {
@@ -18,6 +18,49 @@ impl Planner<'_> {
             )
         } else {
             numeric(&name, v, i.condition()?)
+        };
+        // Row level: a row passes when the value is there.
+        plan.row_predicate = Some(RowPredicate {
+            passes: self.predicate(PRIMARY, &format!("{} IS NOT NULL", ident(&c)))?,
+            filter: i.filter.clone(),
+        });
+        Ok(plan)
+    }
+
+    /// Row level for uniqueness: a row passes when no other row (within the
+    /// `where`) has its key; rows whose key is all NULL are not counted by
+    /// the metric and pass, except for IsPrimaryKey, which needs every key
+    /// column present.
+    fn unique_rows(
+        &self,
+        cols: &[String],
+        filter: Option<&SqlExpr>,
+        primary_key: bool,
+    ) -> Result<RowPredicate, Settled> {
+        let keys: Vec<String> = cols.iter().map(|c| ident(c)).collect();
+        let inside = filter.map_or_else(|| "TRUE".to_string(), |f| f.text().to_string());
+        let same_key = format!(
+            "sum(CASE WHEN {inside} THEN 1 ELSE 0 END) OVER (PARTITION BY {})",
+            keys.join(", ")
+        );
+        let all_null = keys
+            .iter()
+            .map(|k| format!("{k} IS NULL"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let any_null = keys
+            .iter()
+            .map(|k| format!("{k} IS NULL"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let text = if primary_key {
+            format!("COALESCE(NOT ({any_null}) AND {same_key} = 1, FALSE)")
+        } else {
+            format!("COALESCE(({all_null}) OR {same_key} = 1, FALSE)")
+        };
+        Ok(RowPredicate {
+            passes: self.predicate(PRIMARY, &text)?,
+            filter: filter.cloned(),
         })
     }
 
@@ -33,14 +76,15 @@ impl Planner<'_> {
             format!("Multicolumn.{}.Uniqueness", params.join(","))
         };
         let v = self.frequency(PRIMARY, cols.clone(), i.filter(), FreqStat::Uniqueness);
-        match i.rule.rule_type {
-            RuleType::Uniqueness => Ok(numeric(&name, v, i.condition()?)),
-            RuleType::IsUnique => Ok(leaf(
+        let t = i.rule.rule_type;
+        let mut plan = match t {
+            RuleType::Uniqueness => numeric(&name, v, i.condition()?),
+            RuleType::IsUnique => leaf(
                 vec![(name.clone(), v.clone())],
                 Check::AllOne {
                     values: vec![(name, v)],
                 },
-            )),
+            ),
             _ => {
                 let mut values = vec![(name, v)];
                 for (c, p) in cols.iter().zip(params) {
@@ -49,9 +93,12 @@ impl Planner<'_> {
                         self.completeness(c, i.filter())?,
                     ));
                 }
-                Ok(leaf(values.clone(), Check::AllOne { values }))
+                leaf(values.clone(), Check::AllOne { values })
             }
-        }
+        };
+        plan.row_predicate =
+            Some(self.unique_rows(&cols, i.filter(), t == RuleType::IsPrimaryKey)?);
+        Ok(plan)
     }
 
     pub(super) fn frequency_rule(&mut self, i: &Input<'_>) -> Result<LeafPlan, Settled> {

@@ -70,6 +70,7 @@ fn decided(outcome: Outcome, message: impl Into<String>) -> Settled {
             message: message.into(),
         },
         row_predicate: None,
+        row_match: None,
         where_clause: None,
     })
 }
@@ -83,6 +84,7 @@ fn leaf(metrics: Vec<(String, Formula)>, check: Check) -> LeafPlan {
         metrics,
         check,
         row_predicate: None,
+        row_match: None,
         where_clause: None,
     }
 }
@@ -323,6 +325,7 @@ impl<'a> Planner<'a> {
                 passes: pred,
                 filter: filter.cloned(),
             }),
+            row_match: None,
             where_clause: None,
         })
     }

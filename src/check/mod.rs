@@ -1,16 +1,14 @@
 //! One evaluation end to end: parse, register datasets, plan, scan, judge,
-//! report; optionally stream the rows that fail row-level rules.
+//! report; optionally stream the rows that fail row-level rules
+//! (`failed_rows.rs`).
+
+mod failed_rows;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::functions::expr_fn::{coalesce, concat_ws};
-use datafusion::functions_nested::expr_fn::array_remove;
-use datafusion::functions_nested::string::string_to_array_udf;
-use datafusion::logical_expr::{Expr, lit, not, when};
 use datafusion::prelude::SessionContext;
 use tracing::Instrument;
 
@@ -335,82 +333,6 @@ impl Prepared {
             sources: self.sources.clone(),
             series,
         }
-    }
-
-    /// Streams every primary row that fails at least one row-level rule to a
-    /// Parquet file, with Glue's row-level columns: the rules it failed,
-    /// passed and skipped (outside the rule's `where`), and its result.
-    /// Returns the number of row-level rules considered.
-    pub async fn write_failed_rows(&self, path: &str) -> Result<usize, CheckError> {
-        let fail = |message: String| CheckError::FailedRows {
-            path: path.to_string(),
-            message,
-        };
-        let texts = self.leaf_texts();
-        let mut failed_cases = Vec::new();
-        let mut passed_cases = Vec::new();
-        let mut skipped_cases = Vec::new();
-        let mut any_fails: Option<Expr> = None;
-        for (i, leaf) in self.plan.leaves.iter().enumerate() {
-            let Some(pred) = &leaf.row_predicate else {
-                continue;
-            };
-            let passes = pred.passes.expr().clone();
-            let (fails, passes, skipped) = match &pred.filter {
-                Some(f) => {
-                    let inside = coalesce(vec![f.expr().clone(), lit(false)]);
-                    (
-                        inside.clone().and(not(passes.clone())),
-                        inside.clone().and(passes),
-                        not(inside),
-                    )
-                }
-                None => (not(passes.clone()), passes, lit(false)),
-            };
-            let text = lit(texts[i].as_str());
-            let case = |test: Expr| when(test, text.clone()).end();
-            failed_cases.push(case(fails.clone()).map_err(|e| fail(engine::clean(&e)))?);
-            passed_cases.push(case(passes).map_err(|e| fail(engine::clean(&e)))?);
-            skipped_cases.push(case(skipped).map_err(|e| fail(engine::clean(&e)))?);
-            any_fails = Some(match any_fails {
-                Some(any) => any.or(fails),
-                None => fails,
-            });
-        }
-        let considered = failed_cases.len();
-        // The rule texts a row failed (passed, skipped), as a list.
-        let list = |cases: Vec<Expr>| {
-            let separator = || lit("\u{1f}");
-            let mut args = vec![lit("")];
-            args.extend(cases);
-            array_remove(
-                string_to_array_udf().call(vec![concat_ws(separator(), args), separator()]),
-                lit(""),
-            )
-        };
-        let table = self
-            .ctx
-            .table(PRIMARY)
-            .await
-            .map_err(|e| fail(engine::clean(&e)))?;
-        let df = match any_fails {
-            None => table.filter(lit(false)),
-            Some(any) => table.filter(any).and_then(|t| {
-                t.with_column("DataQualityRulesFail", list(failed_cases))?
-                    .with_column("DataQualityRulesPass", list(passed_cases))?
-                    .with_column("DataQualityRulesSkip", list(skipped_cases))?
-                    .with_column("DataQualityEvaluationResult", lit("Failed"))
-            }),
-        }
-        .map_err(|e| fail(engine::clean(&e)))?;
-        df.write_parquet(
-            path,
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            None,
-        )
-        .await
-        .map_err(|e| fail(engine::clean(&e)))?;
-        Ok(considered)
     }
 }
 
