@@ -53,16 +53,16 @@ impl Prepared {
     /// The failing rows as a DataFrame, and how many row-level rules were
     /// considered.
     async fn failed_rows(&self) -> Result<(DataFrame, usize), RowsError> {
-        let texts = self.leaf_texts();
+        let units = self.row_units();
         let mut df = self.ctx.table(PRIMARY).await?;
         let mut rules: Vec<(usize, &str)> = Vec::new();
         let mut helpers: Vec<String> = Vec::new();
-        for (i, leaf) in self.plan.leaves.iter().enumerate() {
-            let Some(flagged) = self.flag_rows(df.clone(), i, leaf).await? else {
+        for (i, (text, plan)) in units.iter().enumerate() {
+            let Some(flagged) = self.flag_rows(df.clone(), i, plan).await? else {
                 continue;
             };
             df = flagged;
-            rules.push((i, texts[i].as_str()));
+            rules.push((i, text.as_str()));
             helpers.push(pass_column(i));
             helpers.push(inside_column(i));
         }
@@ -102,6 +102,36 @@ impl Prepared {
             .with_column("DataQualityEvaluationResult", lit("Failed"))?
             .drop_columns(&helper_names)?;
         Ok((df, rules.len()))
+    }
+
+    /// What a row is judged by, with the text that names it: each leaf
+    /// rule, except that a ROW-mode composite is one unit of its own.
+    fn row_units(&self) -> Vec<(String, &LeafPlan)> {
+        let texts = self.leaf_texts();
+        let mut units = Vec::new();
+        let mut next = 0;
+        for (position, top) in self.ruleset.rules.iter().flatten().enumerate() {
+            let count = top.expr.leaves().len();
+            match self
+                .plan
+                .row_composites
+                .get(position)
+                .and_then(Option::as_ref)
+            {
+                Some(row_plan) => {
+                    units.push((crate::dqdl::format::rule_expr_text(&top.expr), row_plan))
+                }
+                None => {
+                    for i in next..next + count {
+                        if let (Some(text), Some(plan)) = (texts.get(i), self.plan.leaves.get(i)) {
+                            units.push((text.clone(), plan));
+                        }
+                    }
+                }
+            }
+            next += count;
+        }
+        units
     }
 
     /// Adds rule `i`'s pass and inside-`where` flags to `df`, or `None`

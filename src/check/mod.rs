@@ -140,6 +140,10 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
                 primary: primary_files,
             },
             parser: &parser,
+            composite_mode: primary
+                .and_then(|d| d.options.composite_mode)
+                .or_else(|| ruleset.composite_mode())
+                .unwrap_or_default(),
         },
     );
     Ok(Prepared {
@@ -280,7 +284,22 @@ impl Prepared {
             }
         };
         for (position, top) in self.ruleset.rules.iter().flatten().enumerate() {
-            let judged = judge::combine(&top.expr, &mut leaves);
+            let judged = match self
+                .plan
+                .row_composites
+                .get(position)
+                .and_then(Option::as_ref)
+            {
+                Some(row_plan) => {
+                    // ROW mode: the composite is one row-level rule; its
+                    // leaves' own results are not combined.
+                    for _ in top.expr.leaves() {
+                        leaves.next();
+                    }
+                    judge::judge_leaf(row_plan, &results, &ctx)
+                }
+                None => judge::combine(&top.expr, &mut leaves),
+            };
             for (key, value) in judged.series {
                 add_series(key, value, Some(position));
             }

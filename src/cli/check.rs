@@ -42,6 +42,12 @@ pub struct CheckArgs {
     /// Print the scans and the rules each one serves before running.
     #[arg(long)]
     pub explain: bool,
+    /// How composite rules are judged: `column` (each side over the whole
+    /// dataset, as Glue's default) or `row` (each row must pass the whole
+    /// combination); overrides the ruleset's Metadata
+    /// "compositeRuleEvaluation.method".
+    #[arg(long, value_enum)]
+    pub composite_mode: Option<CompositeModeArg>,
     /// Evaluate as of this instant (RFC 3339) instead of now; pins
     /// `now()` and DataFreshness.
     #[arg(long, env = "DQGATE_NOW")]
@@ -118,6 +124,24 @@ impl SourceArgs {
     }
 }
 
+/// `--composite-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompositeModeArg {
+    /// Each side over the whole dataset, outcomes combined.
+    Column,
+    /// Each row must pass the whole combination.
+    Row,
+}
+
+impl From<CompositeModeArg> for dqgate::dqdl::ast::CompositeMode {
+    fn from(m: CompositeModeArg) -> Self {
+        match m {
+            CompositeModeArg::Column => dqgate::dqdl::ast::CompositeMode::Column,
+            CompositeModeArg::Row => dqgate::dqdl::ast::CompositeMode::Row,
+        }
+    }
+}
+
 /// Parses a byte size: `512MiB`, `4GiB`, `2GB`, `1048576`.
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let t = text.trim();
@@ -175,6 +199,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
     };
     let mut specs = datasets(&args.data);
     args.source.apply(&mut specs);
+    if let Some(mode) = args.composite_mode {
+        for spec in specs
+            .iter_mut()
+            .filter(|s| s.alias == dqgate::plan::PRIMARY)
+        {
+            spec.options.composite_mode = Some(mode.into());
+        }
+    }
     let request = CheckRequest {
         ruleset_name: args.ruleset.display().to_string(),
         ruleset_text: source.clone(),

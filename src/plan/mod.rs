@@ -353,6 +353,9 @@ pub struct Plan {
     pub queries: Vec<Query>,
     /// One plan per leaf rule, in order of [`Ruleset`] leaves.
     pub leaves: Vec<LeafPlan>,
+    /// Per top-level rule: the ROW-mode plan of a composite (judged in
+    /// place of combining its leaves), or `None`.
+    pub row_composites: Vec<Option<LeafPlan>>,
     /// One plan per analyzer, in order (`check` is unused).
     pub analyzers: Vec<LeafPlan>,
     /// For each query, the leaf indices (rules) that use it.
@@ -371,6 +374,8 @@ pub struct PlanContext<'a> {
     pub files: files::FileScope<'a>,
     /// Parses expression text against the datasets' columns.
     pub parser: &'a dyn ExprParser,
+    /// How composite rules are evaluated.
+    pub composite_mode: crate::dqdl::ast::CompositeMode,
 }
 
 /// The alias of the dataset under evaluation.

@@ -108,6 +108,10 @@ pub struct SourceOptions {
     /// Files: end of the slice (exclusive, `YYYY-MM-DD`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_date: Option<String>,
+    /// How composite rules over this dataset are judged (`"row"` or
+    /// `"column"`); overrides the ruleset's Metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub composite_mode: Option<crate::dqdl::ast::CompositeMode>,
 }
 
 /// What registering a dataset found out.

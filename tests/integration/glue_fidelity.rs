@@ -239,3 +239,119 @@ async fn row_level_results_cover_every_row_level_rule_type() {
         std::fs::read_to_string(&golden).expect("golden exists (UPDATE_GOLDEN=1 writes it)");
     assert_eq!(actual, expected);
 }
+
+/// Glue's composite example: myCol1 = [2, 0], myCol2 = [1, 3]. In COLUMN
+/// mode (the default) each side fails over the whole dataset, so the `or`
+/// fails; in ROW mode every row passes one side, so it passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composites_in_row_mode_combine_row_by_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cols.csv");
+    std::fs::write(&path, "myCol1,myCol2,colA\n2,1,\n0,3,abcdefg\n").expect("write");
+    let composite = "(ColumnValues \"myCol1\" > 1) or (ColumnValues \"myCol2\" > 2)";
+    let check = |metadata: &'static str, mode: Option<&'static str>| {
+        let path = path.display().to_string();
+        async move {
+            let options = dqgate::source::SourceOptions {
+                composite_mode: mode
+                    .map(|m| dqgate::dqdl::ast::CompositeMode::parse(m).expect("mode")),
+                ..Default::default()
+            };
+            run(CheckRequest {
+                ruleset_name: "row".into(),
+                ruleset_text: format!(
+                    "{metadata}Rules = [\n    {composite},\n    (ColumnValues \"colA\" = NULL) or (ColumnLength \"colA\" > 5),\n    (Completeness \"colA\" > 0.1) and (RowCount = 2)\n]\n"
+                ),
+                datasets: vec![DatasetSpec {
+                    alias: "primary".into(),
+                    location: path,
+                    options,
+                    ..Default::default()
+                }],
+                now: Some(fixtures::now()),
+                memory_limit: None,
+            })
+            .await
+            .expect("check runs")
+        }
+    };
+    let outcomes = |r: &Report| r.rules.iter().map(|r| r.outcome).collect::<Vec<_>>();
+    let column = check("", None).await;
+    assert_eq!(outcomes(&column), [F, F, P], "{:#?}", column.rules);
+    let row_meta = "Metadata = { \"compositeRuleEvaluation.method\": \"ROW\" }\n";
+    let row = check(row_meta, None).await;
+    // Completeness is a ratio with no per-row meaning: Glue does not
+    // support it in ROW mode, and neither does dqgate.
+    assert_eq!(outcomes(&row), [P, P, E], "{:#?}", row.rules);
+    assert!(
+        row.rules[2].message.contains("Completeness"),
+        "{}",
+        row.rules[2].message
+    );
+    // The dataset option overrides the ruleset's Metadata.
+    let overridden = check(row_meta, Some("column")).await;
+    assert_eq!(outcomes(&overridden), [F, F, P]);
+    let by_option = check("", Some("row")).await;
+    assert_eq!(outcomes(&by_option), [P, P, E]);
+}
+
+#[test]
+fn metadata_takes_only_row_or_column_composites() {
+    let ok = dqgate::dqdl::parse(
+        "Metadata = { \"Version\": \"1.0\", \"compositeRuleEvaluation.method\": \"row\" }\nRules = [ RowCount > 0 ]",
+    )
+    .expect("valid");
+    assert_eq!(
+        ok.composite_mode(),
+        Some(dqgate::dqdl::ast::CompositeMode::Row)
+    );
+    let bad = dqgate::dqdl::parse(
+        "Metadata = { \"compositeRuleEvaluation.method\": \"CELL\" }\nRules = [ RowCount > 0 ]",
+    )
+    .expect_err("invalid");
+    assert!(bad.to_string().contains("\"ROW\" or \"COLUMN\""), "{bad}");
+}
+
+/// In ROW mode a failing row is listed under the composite, not its sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_rows_of_a_row_mode_composite_name_the_composite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = [
+        "(ColumnValues \"amount\" >= 30) or (ColumnValues \"Name\" in [\"ann\", \"dee\"])",
+        "IsComplete \"Name\"",
+    ];
+    let mut req = request(dir.path(), &rules);
+    req.ruleset_text = format!(
+        "Metadata = {{ \"compositeRuleEvaluation.method\": \"ROW\" }}\n{}",
+        req.ruleset_text
+    );
+    let prepared = prepare(req).await.expect("plans");
+    let out = dir.path().join("failed.parquet");
+    let considered = prepared
+        .write_failed_rows(out.to_str().expect("utf-8 path"))
+        .await
+        .expect("failed rows written");
+    assert_eq!(considered, 2, "the composite and IsComplete");
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.register_parquet("f", out.to_str().expect("path"), Default::default())
+        .await
+        .expect("parquet");
+    let batches = ctx
+        .sql("SELECT \"ID\", array_to_string(\"DataQualityRulesFail\", ' | ') AS failed FROM f ORDER BY \"ID\"")
+        .await
+        .expect("query")
+        .collect()
+        .await
+        .expect("rows");
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .expect("format")
+        .to_string();
+    // Row 1 (ann, 10) and row 4 (dee, NULL) pass the `in` side, rows 3
+    // (NULL, 30) and 5 (eve, 50) the amount side; row 2 (bob, 20) passes
+    // neither. Row 3 also fails IsComplete.
+    let composite = rules[0];
+    assert!(text.contains(&format!("| 2  | {composite}")), "{text}");
+    assert!(text.contains("| 3  | IsComplete \"Name\""), "{text}");
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 2, "{text}");
+}

@@ -90,6 +90,47 @@ impl SectionComments {
     }
 }
 
+/// The `Metadata` key (and AWS Glue's evaluation option) that chooses how
+/// composite rules are evaluated: `"COLUMN"` (the default: each side over
+/// the whole dataset, then the outcomes combined) or `"ROW"` (the
+/// combination decided row by row).
+pub const COMPOSITE_METHOD_KEY: &str = "compositeRuleEvaluation.method";
+
+/// How composite rules are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CompositeMode {
+    /// Each side over the whole dataset; outcomes combined.
+    #[default]
+    Column,
+    /// Each row passes or fails the whole combination.
+    Row,
+}
+
+impl CompositeMode {
+    /// `"ROW"` or `"COLUMN"`, in any case.
+    pub fn parse(text: &str) -> Option<CompositeMode> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "ROW" => Some(CompositeMode::Row),
+            "COLUMN" => Some(CompositeMode::Column),
+            _ => None,
+        }
+    }
+}
+
+impl Ruleset {
+    /// The composite mode `Metadata` asks for, if any.
+    pub fn composite_mode(&self) -> Option<CompositeMode> {
+        self.metadata
+            .iter()
+            .find(|e| e.key == COMPOSITE_METHOD_KEY)
+            .and_then(|e| match &e.value {
+                DictValue::Text(t) => CompositeMode::parse(t),
+                DictValue::List(_) => None,
+            })
+    }
+}
+
 /// One `"key": value` entry of `Metadata` or `DataSources`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DictEntry {

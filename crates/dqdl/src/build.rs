@@ -87,7 +87,11 @@ impl<'s> Builder<'s> {
             match p.as_rule() {
                 Rule::metadata_section => {
                     anchors.push(Anchor::new(span, AnchorKind::Header));
-                    ruleset.metadata = self.dictionary(p, &["Version"], "Metadata");
+                    ruleset.metadata = self.dictionary(
+                        p,
+                        &["Version", crate::ast::COMPOSITE_METHOD_KEY],
+                        "Metadata",
+                    );
                 }
                 Rule::data_sources_section => {
                     anchors.push(Anchor::new(span, AnchorKind::Header));
@@ -213,6 +217,10 @@ impl<'s> Builder<'s> {
                             .join(", ")
                     ),
                 );
+            } else if key == crate::ast::COMPOSITE_METHOD_KEY
+                && !matches!(&value, DictValue::Text(t) if crate::ast::CompositeMode::parse(t).is_some())
+            {
+                self.error(span, format!("\"{key}\" is \"ROW\" or \"COLUMN\""));
             } else if entries.iter().any(|e| e.key == key) {
                 self.error(
                     key_span,

@@ -3,6 +3,7 @@
 
 mod analyzers;
 mod anomalies;
+mod composite;
 mod cross;
 mod custom_sql;
 mod dataset;
@@ -15,7 +16,8 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use super::sql::{self, TextItem, TextOp, ident};
 use super::*;
 use crate::dqdl::ast::{
-    CompareOp, Condition, ConstantValue, InSet, Operand, Param, ParamValue, Rule, Span,
+    CompareOp, CompositeMode, Condition, ConstantValue, InSet, Operand, Param, ParamValue, Rule,
+    Span,
 };
 use crate::dqdl::rule_types::RuleType;
 use crate::dqdl::validate::{ValueKind, value_kind};
@@ -41,6 +43,15 @@ pub fn plan_ruleset(ruleset: &Ruleset, ctx: &PlanContext<'_>) -> Plan {
         plan.where_clause = rule.where_clause.as_ref().map(|w| w.value.clone());
         leaves.push(plan);
     }
+    let mut row_composites = Vec::new();
+    let mut first = 0;
+    for top in ruleset.rules.iter().flatten() {
+        let count = top.expr.leaves().len();
+        let row_mode = ctx.composite_mode == CompositeMode::Row
+            && matches!(top.expr, crate::dqdl::ast::RuleExpr::Composite(_));
+        row_composites.push(row_mode.then(|| p.row_composite(&top.expr, &leaves, first)));
+        first += count;
+    }
     p.reg.current_leaf = None;
     let analyzers = ruleset
         .analyzers
@@ -54,6 +65,7 @@ pub fn plan_ruleset(ruleset: &Ruleset, ctx: &PlanContext<'_>) -> Plan {
     Plan {
         queries: p.reg.queries,
         leaves,
+        row_composites,
         analyzers,
         users: p.reg.users,
     }
