@@ -1,7 +1,7 @@
 //! One evaluation end to end: parse, register datasets, plan, scan, judge,
 //! report; optionally stream the rows that fail row-level rules.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -277,8 +277,9 @@ impl Prepared {
             .collect();
         let mut rules = Vec::new();
         let mut series: Vec<SeriesValue> = Vec::new();
+        let mut seen: HashSet<SeriesKey> = HashSet::new();
         let mut add_series = |key: SeriesKey, value: f64, rule: Option<usize>| {
-            if !series.iter().any(|s| s.key == key) {
+            if seen.insert(key.clone()) {
                 series.push(SeriesValue { key, value, rule });
             }
         };
