@@ -416,6 +416,18 @@ impl Prepared {
     }
 }
 
+/// The rules an evaluation plans: every leaf of every rule (a composite's
+/// operands count one by one) and every analyzer.
+pub fn rule_count(ruleset: &Ruleset) -> usize {
+    let leaves: usize = ruleset
+        .rules
+        .iter()
+        .flatten()
+        .map(|t| t.expr.leaves().len())
+        .sum();
+    leaves + ruleset.analyzers.iter().flatten().count()
+}
+
 /// Whose history a run reads: the dataset's series, optionally only those
 /// recorded for one pipeline stage.
 #[derive(Debug, Clone, Copy)]

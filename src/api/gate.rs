@@ -62,7 +62,20 @@ impl From<RunError> for Problem {
                 p.retry_after = Some(5);
                 p
             }
-            RunError::Vanished(_) | RunError::Store(_) => Problem::internal(&e),
+            RunError::TooManyRules { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_many_rules",
+                e.to_string(),
+            ),
+            RunError::InvalidRuleset(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_ruleset",
+                e.to_string(),
+            ),
+            RunError::TimedOut(_) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "timed_out", e.to_string())
+            }
+            RunError::Pool(_) | RunError::Vanished(_) | RunError::Store(_) => Problem::internal(&e),
         }
     }
 }
