@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::api::Limits;
+use crate::api::{HttpLimits, Limits};
 use crate::store::StoreOptions;
 use crate::telemetry::LogFormat;
 
@@ -56,8 +56,18 @@ pub struct FileConfig {
     pub max_queued_evaluations: Option<usize>,
     /// Longest evaluation in seconds.
     pub eval_timeout_secs: Option<u64>,
-    /// Memory one evaluation may hold, in bytes.
+    /// Memory one evaluation may hold, in bytes (0: unlimited).
     pub eval_memory_limit: Option<usize>,
+    /// Most rules in a ruleset.
+    pub max_rules_per_ruleset: Option<usize>,
+    /// Longest wait for a request head, in seconds.
+    pub header_timeout_secs: Option<u64>,
+    /// Longest quiet spell of a keep-alive connection, in seconds.
+    pub idle_timeout_secs: Option<u64>,
+    /// Longest wait for a request body, in seconds.
+    pub body_timeout_secs: Option<u64>,
+    /// Most open connections.
+    pub max_connections: Option<usize>,
     /// How long shutdown waits for evaluations, in seconds.
     pub shutdown_grace_secs: Option<u64>,
     /// `pretty` or `json`.
@@ -107,6 +117,8 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     /// Limits.
     pub limits: Limits,
+    /// Connection timeouts and cap.
+    pub http: HttpLimits,
     /// How long shutdown waits for evaluations.
     pub shutdown_grace: Duration,
     /// Log format.
@@ -138,6 +150,18 @@ pub struct Overrides {
     pub max_queued_evaluations: Option<usize>,
     /// `--eval-timeout-secs`.
     pub eval_timeout_secs: Option<u64>,
+    /// `--eval-memory-limit`.
+    pub eval_memory_limit: Option<usize>,
+    /// `--max-rules-per-ruleset`.
+    pub max_rules_per_ruleset: Option<usize>,
+    /// `--header-timeout-secs`.
+    pub header_timeout_secs: Option<u64>,
+    /// `--idle-timeout-secs`.
+    pub idle_timeout_secs: Option<u64>,
+    /// `--body-timeout-secs`.
+    pub body_timeout_secs: Option<u64>,
+    /// `--max-connections`.
+    pub max_connections: Option<usize>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
     /// `--store-acquire-timeout-ms`.
@@ -183,8 +207,50 @@ impl ServeConfig {
                 .eval_timeout_secs
                 .or(file.eval_timeout_secs)
                 .map_or(defaults.eval_timeout, Duration::from_secs),
-            eval_memory_limit: file.eval_memory_limit,
+            eval_memory_limit: match o.eval_memory_limit.or(file.eval_memory_limit) {
+                Some(0) => None,
+                Some(bytes) => Some(bytes),
+                None => defaults.eval_memory_limit,
+            },
+            max_rules_per_ruleset: o
+                .max_rules_per_ruleset
+                .or(file.max_rules_per_ruleset)
+                .unwrap_or(defaults.max_rules_per_ruleset),
         };
+        let http_defaults = HttpLimits::default();
+        let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+            flag.or(file).map_or(default, Duration::from_secs)
+        };
+        let http = HttpLimits {
+            header_timeout: secs(
+                o.header_timeout_secs,
+                file.header_timeout_secs,
+                http_defaults.header_timeout,
+            ),
+            idle_timeout: secs(
+                o.idle_timeout_secs,
+                file.idle_timeout_secs,
+                http_defaults.idle_timeout,
+            ),
+            body_timeout: secs(
+                o.body_timeout_secs,
+                file.body_timeout_secs,
+                http_defaults.body_timeout,
+            ),
+            max_connections: o
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(http_defaults.max_connections),
+        };
+        if http.max_connections == 0
+            || http.header_timeout.is_zero()
+            || http.idle_timeout.is_zero()
+            || http.body_timeout.is_zero()
+        {
+            return Err(ConfigError::Invalid(
+                "max_connections and the HTTP timeouts must be at least 1".to_string(),
+            ));
+        }
         if limits.max_concurrent_evaluations == 0 || limits.max_queued_evaluations == 0 {
             return Err(ConfigError::Invalid(
                 "max_concurrent_evaluations and max_queued_evaluations must be at least 1"
@@ -214,6 +280,7 @@ impl ServeConfig {
             database_url,
             admin_token: o.admin_token.or(file.admin_token).filter(|t| !t.is_empty()),
             limits,
+            http,
             shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
             log_format: o
                 .log_format

@@ -86,6 +86,20 @@ impl From<RunError> for Problem {
                 "the run finished but its result could not be stored yet; retry later",
             ),
             RunError::Vanished(_) => Problem::internal(&e),
+            RunError::TooManyRules { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_many_rules",
+                e.to_string(),
+            ),
+            RunError::InvalidRuleset(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_ruleset",
+                e.to_string(),
+            ),
+            RunError::TimedOut(_) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "timed_out", e.to_string())
+            }
+            RunError::Pool(_) => Problem::internal(&e),
         }
     }
 }

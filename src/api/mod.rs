@@ -9,6 +9,7 @@ mod metrics;
 mod ops;
 mod registry;
 mod runs;
+mod serve;
 mod suggest;
 
 use std::sync::Arc;
@@ -25,6 +26,10 @@ use crate::source::Confinement;
 use crate::store::Store;
 
 pub use metrics::Metrics;
+pub use serve::{HttpLimits, serve};
+
+/// Memory one evaluation may hold unless configured: 2 GiB.
+pub const DEFAULT_EVAL_MEMORY_LIMIT: usize = 2 << 30;
 
 /// Limits of the service.
 #[derive(Debug, Clone)]
@@ -39,8 +44,11 @@ pub struct Limits {
     pub max_queued_evaluations: usize,
     /// Longest evaluation.
     pub eval_timeout: Duration,
-    /// Memory one evaluation may hold, in bytes.
+    /// Memory one evaluation (or profile) may hold, in bytes.
     pub eval_memory_limit: Option<usize>,
+    /// Most rules in a ruleset (see [`crate::check::rule_count`]); more is
+    /// a 422 at save, validate and gate time.
+    pub max_rules_per_ruleset: usize,
 }
 
 impl Default for Limits {
@@ -51,8 +59,27 @@ impl Default for Limits {
             max_concurrent_evaluations: 2,
             max_queued_evaluations: 64,
             eval_timeout: Duration::from_secs(3600),
-            eval_memory_limit: None,
+            eval_memory_limit: Some(DEFAULT_EVAL_MEMORY_LIMIT),
+            max_rules_per_ruleset: 2000,
         }
+    }
+}
+
+impl Limits {
+    /// 422 `too_many_rules` when `ruleset` is over the rule cap.
+    pub fn check_rules(&self, ruleset: &crate::dqdl::Ruleset) -> Result<(), error::Problem> {
+        let rules = crate::check::rule_count(ruleset);
+        if rules > self.max_rules_per_ruleset {
+            return Err(error::Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "too_many_rules",
+                format!(
+                    "the ruleset has {rules} rules; the limit is {} (max_rules_per_ruleset)",
+                    self.max_rules_per_ruleset
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -80,6 +107,7 @@ fn run_limits(limits: &Limits, confinement: &Arc<Confinement>) -> RunLimits {
         timeout: limits.eval_timeout,
         memory_limit: limits.eval_memory_limit,
         confinement: confinement.clone(),
+        max_rules: limits.max_rules_per_ruleset,
     }
 }
 

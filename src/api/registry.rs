@@ -218,7 +218,8 @@ pub async fn put_ruleset(
     check_name("ruleset", &name)?;
     let bytes = body_bytes(body)?;
     let (dqdl, comment) = ruleset_text(&state, &headers, &bytes)?;
-    dqdl::parse(&dqdl).map_err(|e| Problem::invalid_ruleset(&e.diagnostics))?;
+    let parsed = dqdl::parse(&dqdl).map_err(|e| Problem::invalid_ruleset(&e.diagnostics))?;
+    state.limits.check_rules(&parsed)?;
     let (version, created) = state
         .store
         .put_ruleset(&name, &dqdl, comment.as_deref(), &caller.name)
@@ -303,10 +304,13 @@ pub async fn validate(
     let bytes = body_bytes(body)?;
     let (dqdl, _) = ruleset_text(&state, &headers, &bytes)?;
     Ok(Json(match dqdl::parse(&dqdl) {
-        Ok(_) => ValidateResponse {
-            valid: true,
-            errors: Vec::new(),
-        },
+        Ok(parsed) => {
+            state.limits.check_rules(&parsed)?;
+            ValidateResponse {
+                valid: true,
+                errors: Vec::new(),
+            }
+        }
         Err(e) => ValidateResponse {
             valid: false,
             errors: Problem::invalid_ruleset(&e.diagnostics).errors().to_vec(),

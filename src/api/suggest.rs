@@ -37,9 +37,11 @@ pub struct SuggestResponse {
 }
 
 /// Profiles a registered dataset and suggests rules; row-count bounds come
-/// from the dataset's recorded runs when there are any.
+/// from the dataset's recorded runs when there are any. Profiling waits in
+/// the evaluation queue (429 when it is full) and is stopped at the
+/// evaluation timeout.
 #[utoipa::path(post, path = "/v1/suggest", request_body = SuggestRequest,
-    responses((status = 200, body = SuggestResponse), (status = 404, body = ProblemJson), (status = 422, body = ProblemJson)))]
+    responses((status = 200, body = SuggestResponse), (status = 404, body = ProblemJson), (status = 422, body = ProblemJson), (status = 429, body = ProblemJson)))]
 pub async fn suggest(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,15 +70,18 @@ pub async fn suggest(
             )
         })?;
     spec.confinement = Some(state.confinement.clone());
-    let suggestion = crate::suggest::suggest(&spec, &row_counts, chrono::Utc::now())
-        .await
-        .map_err(|e| {
-            Problem::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "dataset_unreadable",
-                crate::source::redact::message(&e.to_string()),
-            )
-        })?;
+    let memory_limit = state.limits.eval_memory_limit;
+    // Profiling is an evaluation: queued, pooled, under the timeout.
+    let profiling = async move {
+        crate::suggest::suggest_within(&spec, &row_counts, chrono::Utc::now(), memory_limit).await
+    };
+    let suggestion = state.runs.bounded(profiling).await?.map_err(|e| {
+        Problem::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "dataset_unreadable",
+            crate::source::redact::message(&e.to_string()),
+        )
+    })?;
     Ok(Json(SuggestResponse {
         dataset: req.dataset,
         rules: suggestion.rules,

@@ -4,7 +4,7 @@
 
 mod failed_rows;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -278,8 +278,9 @@ impl Prepared {
             .collect();
         let mut rules = Vec::new();
         let mut series: Vec<SeriesValue> = Vec::new();
+        let mut seen: HashSet<SeriesKey> = HashSet::new();
         let mut add_series = |key: SeriesKey, value: f64, rule: Option<usize>| {
-            if !series.iter().any(|s| s.key == key) {
+            if seen.insert(key.clone()) {
                 series.push(SeriesValue { key, value, rule });
             }
         };
@@ -353,6 +354,18 @@ impl Prepared {
             series,
         }
     }
+}
+
+/// The rules an evaluation plans: every leaf of every rule (a composite's
+/// operands count one by one) and every analyzer.
+pub fn rule_count(ruleset: &Ruleset) -> usize {
+    let leaves: usize = ruleset
+        .rules
+        .iter()
+        .flatten()
+        .map(|t| t.expr.leaves().len())
+        .sum();
+    leaves + ruleset.analyzers.iter().flatten().count()
 }
 
 /// Whose history a run reads: the dataset's series, optionally only those

@@ -46,6 +46,24 @@ pub struct ServeArgs {
     /// Longest evaluation in seconds before it ends as an error [default: 3600].
     #[arg(long, env = "DQGATE_EVAL_TIMEOUT_SECS")]
     pub eval_timeout_secs: Option<u64>,
+    /// Memory one evaluation or profile may hold, in bytes; 0 is unlimited [default: 2147483648].
+    #[arg(long, env = "DQGATE_EVAL_MEMORY_LIMIT")]
+    pub eval_memory_limit: Option<usize>,
+    /// Most rules in a ruleset (composite operands and analyzers count); more is a 422 [default: 2000].
+    #[arg(long, env = "DQGATE_MAX_RULES_PER_RULESET")]
+    pub max_rules_per_ruleset: Option<usize>,
+    /// Seconds a request head may take from its first byte [default: 10].
+    #[arg(long, env = "DQGATE_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a connection may stay quiet between requests [default: 60].
+    #[arg(long, env = "DQGATE_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds a request body may take [default: 30].
+    #[arg(long, env = "DQGATE_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Most open connections; more wait in the listen backlog [default: 1024].
+    #[arg(long, env = "DQGATE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Log format [default: pretty].
     #[arg(long, env = "DQGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -78,6 +96,12 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         max_concurrent_evaluations: args.max_concurrent_evaluations,
         max_queued_evaluations: args.max_queued_evaluations,
         eval_timeout_secs: args.eval_timeout_secs,
+        eval_memory_limit: args.eval_memory_limit,
+        max_rules_per_ruleset: args.max_rules_per_ruleset,
+        header_timeout_secs: args.header_timeout_secs,
+        idle_timeout_secs: args.idle_timeout_secs,
+        body_timeout_secs: args.body_timeout_secs,
+        max_connections: args.max_connections,
         log_format: args.log_format,
         store_acquire_timeout_ms: args.store_acquire_timeout_ms,
         allowed_paths: args.allowed_paths,
@@ -131,10 +155,14 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, database = ?store.backend(), "dqgate serving");
     eprintln!("dqgate listening on http://{address}");
-    axum::serve(listener, api::router(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    api::serve(
+        listener,
+        api::router(state.clone()),
+        config.http.clone(),
+        shutdown_signal(),
+        config.shutdown_grace,
+    )
+    .await;
     tracing::info!(
         in_flight = state.runs.in_flight(),
         "shutting down; finishing evaluations"

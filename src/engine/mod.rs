@@ -9,6 +9,7 @@ mod identifiers;
 mod parser;
 mod user_sql;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use datafusion::arrow::array::{Array, Float64Array};
@@ -121,42 +122,66 @@ type FrequencyKey<'a> = (&'a str, Option<&'a SqlExpr>);
 /// The aggregates of one scan: (query, call, filter).
 type Aggregates<'a> = [(QueryId, &'a SqlExpr, Option<&'a SqlExpr>)];
 
+/// The most aggregates one scan computes. DataFusion's planning and
+/// optimizing time grows faster than linearly with the width of one
+/// aggregate, so a dataset with more aggregates is read in several scans
+/// of at most this many.
+const MAX_AGGREGATES_PER_SCAN: usize = 256;
+
+/// Groups query ids by a key, keeping the order in which keys first appear.
+fn grouped<K: std::hash::Hash + Eq + Copy>(
+    items: impl Iterator<Item = (K, QueryId)>,
+) -> Vec<(K, Vec<QueryId>)> {
+    let mut groups: Vec<(K, Vec<QueryId>)> = Vec::new();
+    let mut index: HashMap<K, usize> = HashMap::new();
+    for (key, id) in items {
+        match index.get(&key) {
+            Some(&g) => groups[g].1.push(id),
+            None => {
+                index.insert(key, groups.len());
+                groups.push((key, vec![id]))
+            }
+        }
+    }
+    groups
+}
+
 /// The scans that answer a plan's queries, in execution order.
 pub fn scans(plan: &Plan) -> Vec<Scan> {
     let mut out: Vec<Scan> = Vec::new();
-    let mut aggregates: Vec<(&str, Vec<QueryId>)> = Vec::new();
-    let mut frequencies: Vec<(FrequencyKey<'_>, Vec<QueryId>)> = Vec::new();
-    for (i, q) in plan.queries.iter().enumerate() {
-        match q {
-            Query::Aggregate { dataset, .. } => {
-                match aggregates.iter_mut().find(|(d, _)| *d == dataset.as_str()) {
-                    Some((_, ids)) => ids.push(i),
-                    None => aggregates.push((dataset, vec![i])),
-                }
-            }
-            Query::Frequency {
-                dataset, filter, ..
-            } => {
-                let key = (dataset.as_str(), filter.as_ref());
-                match frequencies.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, ids)) => ids.push(i),
-                    None => frequencies.push((key, vec![i])),
-                }
-            }
-            _ => {}
-        }
-    }
-    for (dataset, ids) in aggregates {
-        let texts: Vec<String> = aggregates_of(plan, &ids)
+    let aggregates = grouped(
+        plan.queries
             .iter()
-            .map(|(_, call, filter)| Query::aggregate_text(call, *filter))
-            .collect();
-        out.push(Scan {
-            kind: ScanKind::Aggregate,
-            dataset: dataset.to_string(),
-            sql: aggregate_sql(dataset, &texts),
-            queries: ids,
-        });
+            .enumerate()
+            .filter_map(|(i, q)| match q {
+                Query::Aggregate { dataset, .. } => Some((dataset.as_str(), i)),
+                _ => None,
+            }),
+    );
+    let frequencies: Vec<(FrequencyKey<'_>, Vec<QueryId>)> = grouped(
+        plan.queries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| match q {
+                Query::Frequency {
+                    dataset, filter, ..
+                } => Some(((dataset.as_str(), filter.as_ref()), i)),
+                _ => None,
+            }),
+    );
+    for (dataset, ids) in aggregates {
+        for chunk in ids.chunks(MAX_AGGREGATES_PER_SCAN) {
+            let texts: Vec<String> = aggregates_of(plan, chunk)
+                .iter()
+                .map(|(_, call, filter)| Query::aggregate_text(call, *filter))
+                .collect();
+            out.push(Scan {
+                kind: ScanKind::Aggregate,
+                dataset: dataset.to_string(),
+                sql: aggregate_sql(dataset, &texts),
+                queries: chunk.to_vec(),
+            });
+        }
     }
     for ((dataset, filter), ids) in frequencies {
         let sets: Vec<&[String]> = column_sets(plan, &ids);

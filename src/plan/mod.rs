@@ -402,8 +402,9 @@ impl Registry {
                 id
             }
         };
+        // Leaves are planned in order, so a repeat is always the last user.
         if let Some(leaf) = self.current_leaf
-            && !self.users[id].contains(&leaf)
+            && self.users[id].last() != Some(&leaf)
         {
             self.users[id].push(leaf);
         }

@@ -9,6 +9,7 @@ use super::Runs;
 use super::record::{counts, report_records};
 use crate::check::{self, CheckRequest, HistoryScope};
 use crate::gate::{Decision, decide_report};
+use crate::report::Report;
 use crate::source::{DatasetSpec, Format, SourceOptions};
 use crate::store::{
     DatasetRecord, Finished, MetricRecord, RuleResultRecord, RulesetVersion, RunStatus,
@@ -151,8 +152,7 @@ impl Runs {
             stage: Some(&stage),
         };
         let timeout = self.inner.limits.timeout;
-        let outcome =
-            tokio::time::timeout(timeout, check::run_with_history(request, store, scope)).await;
+        let outcome = tokio::time::timeout(timeout, self.check(request, scope)).await;
         let seconds = clock.elapsed().as_secs_f64();
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
         let ending = match outcome {
@@ -176,7 +176,7 @@ impl Runs {
                     Err(e) => Ending::error(format!("cannot record the results: {e}")),
                 }
             }
-            Ok(Err(e)) => Ending::error(e.to_string()),
+            Ok(Err(e)) => Ending::error(e),
             Err(_) => Ending::error(format!(
                 "evaluation timed out after {} s",
                 timeout.as_secs()
@@ -212,6 +212,29 @@ impl Runs {
                 "run finished"
             );
         }
+    }
+
+    /// Prepares (plans) and evaluates on the evaluation pool, reading the
+    /// history from the store here between the two. Dropping the future
+    /// (the timeout) aborts the pooled work.
+    async fn check(
+        &self,
+        request: CheckRequest,
+        scope: HistoryScope<'_>,
+    ) -> Result<Report, String> {
+        let pool = &self.inner.pool;
+        let prepared = pool
+            .run(check::prepare(request))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let history = prepared
+            .load_history(&self.inner.store, scope)
+            .await
+            .map_err(|e| e.to_string())?;
+        pool.run(async move { prepared.evaluate(&history).await })
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Stores a run that could not produce results as an error.

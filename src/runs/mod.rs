@@ -18,6 +18,7 @@
 //! the stored decision.
 
 mod evaluate;
+mod pool;
 mod queue;
 mod record;
 mod settle;
@@ -31,11 +32,13 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 pub use evaluate::dataset_spec;
+pub use pool::PoolError;
 
 use crate::gate::Decision;
 use crate::plan::Outcome;
 use crate::store::{Claim, RunIdentity, RunRecord, Store, StoreError, new_run_id};
 use evaluate::Job;
+use pool::Pool;
 use queue::Queue;
 use settle::Unrecorded;
 
@@ -58,6 +61,8 @@ pub struct RunLimits {
     pub memory_limit: Option<usize>,
     /// What datasets and File rules may reach.
     pub confinement: Arc<crate::source::Confinement>,
+    /// Most rules in a ruleset evaluated (see [`crate::check::rule_count`]).
+    pub max_rules: usize,
 }
 
 /// Told about every run that is recorded (service counters).
@@ -160,6 +165,23 @@ pub enum RunError {
         /// Why the store refused.
         source: StoreError,
     },
+    /// The ruleset has more rules than one evaluation may plan.
+    #[error("the ruleset has {rules} rules; the limit is {limit}")]
+    TooManyRules {
+        /// Rules in the ruleset.
+        rules: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The stored ruleset no longer parses.
+    #[error("ruleset `{0}` is invalid")]
+    InvalidRuleset(String),
+    /// Bounded work ran past the evaluation timeout and was stopped.
+    #[error("timed out after {0} s")]
+    TimedOut(u64),
+    /// Bounded work gave no answer.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
     /// A run disappeared from the store while in use.
     #[error("run `{0}` vanished from the store")]
     Vanished(String),
@@ -178,6 +200,7 @@ struct Inner {
     store: Store,
     limits: RunLimits,
     queue: Arc<Queue>,
+    pool: Pool,
     observer: Arc<dyn RunObserver>,
     unrecorded: Unrecorded,
 }
@@ -195,6 +218,7 @@ impl Runs {
         Runs {
             inner: Arc::new(Inner {
                 queue: Queue::new(limits.max_concurrent, limits.max_queued),
+                pool: Pool::new(),
                 store,
                 limits,
                 observer,
@@ -218,6 +242,7 @@ impl Runs {
             .get_ruleset(&req.ruleset, None)
             .await?
             .ok_or_else(|| RunError::RulesetNotFound(req.ruleset.clone()))?;
+        self.check_rule_count(&ruleset)?;
         let dataset = store
             .get_dataset(&req.dataset)
             .await?
@@ -309,6 +334,43 @@ impl Runs {
             .await?
             .ok_or(RunError::Vanished(run.id))?;
         self.settle(run).await
+    }
+
+    /// Refuses a ruleset over the rule cap (saved before the cap, or
+    /// before it was lowered).
+    fn check_rule_count(&self, ruleset: &crate::store::RulesetVersion) -> Result<(), RunError> {
+        let parsed = crate::dqdl::parse(&ruleset.dqdl)
+            .map_err(|_| RunError::InvalidRuleset(ruleset.name.clone()))?;
+        let (rules, limit) = (
+            crate::check::rule_count(&parsed),
+            self.inner.limits.max_rules,
+        );
+        if rules > limit {
+            return Err(RunError::TooManyRules { rules, limit });
+        }
+        Ok(())
+    }
+
+    /// Runs `work` (a dry run, a profile) through the evaluation queue:
+    /// `QueueFull` when it is full, then a concurrency permit, then the
+    /// evaluation pool under the evaluation timeout, which aborts it.
+    pub async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, RunError> {
+        let queue = &self.inner.queue;
+        let _slot = queue
+            .accept()
+            .ok_or_else(|| RunError::QueueFull(queue.max_queued()))?;
+        let _permit = queue
+            .permit()
+            .await
+            .ok_or(RunError::Pool(PoolError::Cancelled))?;
+        let timeout = self.inner.limits.timeout;
+        match tokio::time::timeout(timeout, self.inner.pool.run(work)).await {
+            Ok(done) => Ok(done?),
+            Err(_) => Err(RunError::TimedOut(timeout.as_secs())),
+        }
     }
 
     /// Evaluations accepted and not yet recorded.

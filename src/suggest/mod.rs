@@ -280,7 +280,18 @@ pub async fn suggest(
     row_count_history: &[f64],
     now: DateTime<Utc>,
 ) -> Result<Suggestion, SuggestError> {
-    let ctx = engine::session(None).map_err(|e| SuggestError::Engine(engine::clean(&e)))?;
+    suggest_within(spec, row_count_history, now, None).await
+}
+
+/// [`suggest`] with the profiling queries' memory bounded to
+/// `memory_limit` bytes (the service's evaluation limit).
+pub async fn suggest_within(
+    spec: &crate::source::DatasetSpec,
+    row_count_history: &[f64],
+    now: DateTime<Utc>,
+    memory_limit: Option<usize>,
+) -> Result<Suggestion, SuggestError> {
+    let ctx = engine::session(memory_limit).map_err(|e| SuggestError::Engine(engine::clean(&e)))?;
     let mut spec = spec.clone();
     spec.alias = crate::plan::PRIMARY.to_string();
     crate::source::register(&ctx, &spec).await?;

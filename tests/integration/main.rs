@@ -3,6 +3,7 @@
 
 mod architecture;
 mod auth;
+mod bounded;
 mod cli_check;
 mod cli_dqdl;
 mod confine;
