@@ -96,10 +96,14 @@ pub fn file_requests(ruleset: &Ruleset, primary: Option<&str>) -> Vec<FileReques
 
 /// A numeric copy of a date or size condition: instants become epoch
 /// milliseconds, sizes bytes.
-fn numeric_condition(c: &Condition, now: DateTime<Utc>) -> Result<Condition, String> {
+fn numeric_condition(
+    c: &Condition,
+    now: DateTime<Utc>,
+    zone: Option<chrono_tz::Tz>,
+) -> Result<Condition, String> {
     let number = |o: &Operand| -> Result<Operand, String> {
         let value = match o {
-            Operand::Date(d) => crate::plan::sql::resolve_date(&d.value, now)?
+            Operand::Date(d) => crate::plan::sql::resolve_date(&d.value, now, zone)?
                 .and_utc()
                 .timestamp_millis() as f64,
             Operand::Size(s) => s.bytes(),
@@ -151,6 +155,24 @@ fn constant(name: &str, v: f64) -> (String, Formula) {
     (name.to_string(), Formula::Const(v))
 }
 
+/// The rule's `timeZone` tag, if any (validated as an IANA name).
+pub(crate) fn time_zone(rule: &Rule) -> Result<Option<chrono_tz::Tz>, String> {
+    let Some(tag) = rule.tags.iter().find(|t| t.name == "timeZone") else {
+        return Ok(None);
+    };
+    match &tag.condition {
+        Condition::Compare {
+            operand: Operand::Text(t),
+            ..
+        } => t
+            .value
+            .parse::<chrono_tz::Tz>()
+            .map(Some)
+            .map_err(|_| format!("unknown time zone \"{}\"", t.value)),
+        _ => Err("timeZone takes a zone name".to_string()),
+    }
+}
+
 /// Plans one File rule.
 pub fn plan_file_rule(
     rule: &Rule,
@@ -184,7 +206,7 @@ fn plan(
     match rule.rule_type {
         RuleType::FileFreshness | RuleType::FileSize => {
             let condition = rule.condition.as_ref().ok_or("missing condition")?;
-            let numeric = numeric_condition(condition, now)?;
+            let numeric = numeric_condition(condition, now, time_zone(rule)?)?;
             let size = rule.rule_type == RuleType::FileSize;
             let measure = |f: &FileInfo| {
                 if size {
@@ -427,8 +449,12 @@ mod tests {
             .expr
             .leaves()[0]
             .clone();
-        let c = numeric_condition(rule.condition.as_ref().expect("condition"), Utc::now())
-            .expect("numeric");
+        let c = numeric_condition(
+            rule.condition.as_ref().expect("condition"),
+            Utc::now(),
+            None,
+        )
+        .expect("numeric");
         assert!(c.holds(2048.0).expect("holds"));
         assert!(!c.holds(1024.0).expect("holds"), "between is exclusive");
     }

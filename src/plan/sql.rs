@@ -190,16 +190,36 @@ pub fn matches_predicate(text_sql: &str, pattern: &str, negated: bool) -> String
 }
 
 /// Resolves a date operand to an instant (UTC), given the evaluation clock.
-pub fn resolve_date(value: &DateValue, now: DateTime<Utc>) -> Result<NaiveDateTime, String> {
+/// A time of day (`"9:30 AM"`) is today in `zone` (UTC when `None`).
+pub fn resolve_date(
+    value: &DateValue,
+    now: DateTime<Utc>,
+    zone: Option<chrono_tz::Tz>,
+) -> Result<NaiveDateTime, String> {
     let now_naive = now.naive_utc();
     match value {
         DateValue::Date(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map(|d| d.and_time(chrono::NaiveTime::MIN))
             .map_err(|_| format!("\"{text}\" is not a valid date")),
-        DateValue::Time { hour, minute, text } => now_naive
-            .date()
-            .and_hms_opt(*hour, *minute, 0)
-            .ok_or_else(|| format!("\"{text}\" is not a valid time")),
+        DateValue::Time { hour, minute, text } => {
+            let invalid = || format!("\"{text}\" is not a valid time");
+            match zone {
+                None => now_naive
+                    .date()
+                    .and_hms_opt(*hour, *minute, 0)
+                    .ok_or_else(invalid),
+                Some(tz) => {
+                    use chrono::TimeZone;
+                    let local = now.with_timezone(&tz).date_naive();
+                    let at = local.and_hms_opt(*hour, *minute, 0).ok_or_else(invalid)?;
+                    // In a DST gap the earliest valid reading is taken.
+                    tz.from_local_datetime(&at)
+                        .earliest()
+                        .map(|t| t.naive_utc())
+                        .ok_or_else(|| format!("\"{text}\" does not exist in {tz} today"))
+                }
+            }
+        }
         // now() is the evaluation instant itself, to the microsecond: the
         // same pinned value for every rule of a run.
         DateValue::Now { offset } => Ok(match offset {
@@ -381,6 +401,33 @@ pub fn date_in_format(text_sql: &str, pattern: &dqdl::date_pattern::DatePattern)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_of_day_are_read_in_the_tag_zone() {
+        use chrono::TimeZone;
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+            .single()
+            .expect("instant");
+        let nine_thirty = DateValue::Time {
+            hour: 9,
+            minute: 30,
+            text: "9:30 AM".into(),
+        };
+        let at = |zone| {
+            resolve_date(&nine_thirty, now, zone)
+                .expect("resolves")
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        assert_eq!(at(None), "2026-11-26 09:30");
+        assert_eq!(at(Some(chrono_tz::America::New_York)), "2026-11-26 14:30");
+        // 21:00 in Tokyo: 9:30 there today was 00:30 UTC.
+        assert_eq!(at(Some(chrono_tz::Asia::Tokyo)), "2026-11-26 00:30");
+        // Already 01:00 on the 27th in Auckland (UTC+13): 9:30 there
+        // today is 20:30 UTC on the 26th.
+        assert_eq!(at(Some(chrono_tz::Pacific::Auckland)), "2026-11-26 20:30");
+    }
 
     #[test]
     fn cast_types() {

@@ -355,3 +355,30 @@ async fn failed_rows_of_a_row_mode_composite_name_the_composite() {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 2, "{text}");
 }
+
+/// `timeZone` reads a time of day in that zone; an unknown zone is a
+/// validation error at its position.
+#[tokio::test]
+async fn time_literals_follow_the_time_zone_tag() {
+    let err = dqgate::dqdl::parse(
+        "Rules = [ ColumnValues \"Some.Date\" > \"9:30 AM\" with timeZone = \"Mars/Olympus\" ]",
+    )
+    .expect_err("unknown zone");
+    assert!(err.to_string().contains("unknown time zone"), "{err}");
+    // The fixtures' clock is 2026-11-26 12:00 UTC; 9:30 AM in New York is
+    // 14:30 UTC, later than every date in the data, so `<` holds for all
+    // non-NULL values and `>` for none.
+    expect(&[
+        (
+            "ColumnValues \"Some.Date\" < \"9:30 AM\" with timeZone = \"America/New_York\" with threshold = 0.8",
+            P,
+            &[],
+        ),
+        (
+            "ColumnValues \"Some.Date\" > \"9:30 AM\" with timeZone = \"America/New_York\"",
+            F,
+            &[("Column.Some.Date.ColumnValues.Compliance", 0.0)],
+        ),
+    ])
+    .await;
+}

@@ -168,7 +168,7 @@ rule_types! {
     },
     ColumnValues {
         params: 1..=1, "a column",
-        condition: Value, where_clause: true, threshold: true, tags: &["ignoreCase"], analyzer: Yes,
+        condition: Value, where_clause: true, threshold: true, tags: &["ignoreCase", "timeZone"], analyzer: Yes,
         description: "Every value (or the `with threshold` share) meets a number, string, pattern or date condition (`with ignoreCase = \"true\"` compares strings in any case).",
         example: "ColumnValues \"status\" in [\"new\", \"paid\", \"shipped\"]",
     },
@@ -295,7 +295,7 @@ rule_types! {
     },
     FileFreshness {
         params: 0..=1, "an optional path",
-        condition: Date, where_clause: false, threshold: true, tags: FILE_TAGS, analyzer: Yes,
+        condition: Date, where_clause: false, threshold: true, tags: &["uriRegex", "recentFiles", "timeZone"], analyzer: Yes,
         description: "Every file's modification time (or the `with threshold` share) meets the date condition.",
         example: "FileFreshness \"s3://bucket/landing/\" > (now() - 1 days)",
     },

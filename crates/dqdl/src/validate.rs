@@ -224,6 +224,21 @@ impl<'a> Validator<'a> {
                 "`ignoreCase` is \"true\" or \"false\"",
             );
         }
+        if tag.name == "timeZone"
+            && let Condition::Compare {
+                operand: Operand::Text(t),
+                ..
+            } = &tag.condition
+            && t.value.parse::<chrono_tz::Tz>().is_err()
+        {
+            self.error(
+                t.span,
+                format!(
+                    "unknown time zone \"{}\"; use an IANA name such as \"UTC\" or \"America/New_York\"",
+                    t.value
+                ),
+            );
+        }
         if tag.name == "format" {
             let pattern = match &tag.condition {
                 Condition::Compare {

@@ -284,6 +284,7 @@ impl<'a> Planner<'a> {
                 r.threshold.clone(),
                 input.filter(),
                 tag_text(r, "ignoreCase").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+                super::files::time_zone(r).map_err(error)?,
             ),
             ColumnDataType => self.column_data_type(
                 &input.params[0],

@@ -69,6 +69,7 @@ impl Planner<'_> {
         threshold: Option<Condition>,
         filter: Option<&SqlExpr>,
         ignore_case: bool,
+        zone: Option<chrono_tz::Tz>,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
         let kind = value_kind(cond).map_err(|(_, m)| error(m))?;
@@ -174,7 +175,7 @@ impl Planner<'_> {
                 for o in cond.operands() {
                     bounds.push(match o {
                         Operand::Date(d) => Some(sql::instant_literal(
-                            sql::resolve_date(&d.value, self.ctx.now).map_err(error)?,
+                            sql::resolve_date(&d.value, self.ctx.now, zone).map_err(error)?,
                             &t,
                         )),
                         _ => None,
