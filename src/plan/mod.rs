@@ -17,6 +17,7 @@
 
 pub mod anomaly;
 pub mod files;
+pub mod metric_names;
 mod rules;
 pub mod sql;
 

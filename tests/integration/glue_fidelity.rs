@@ -58,6 +58,7 @@ async fn expect(cases: &[Case<'_>]) {
     let report = report(&rules).await;
     let mut failures = Vec::new();
     for ((rule, outcome, metrics), got) in cases.iter().zip(&report.rules) {
+        failures.extend(super::semantics::unlisted_metrics(rule, got.metrics.keys()));
         if got.outcome != *outcome {
             failures.push(format!(
                 "{rule}\n    outcome {:?}, expected {outcome:?}: {}",

@@ -12,10 +12,14 @@ impl Planner<'_> {
         filter: Option<&SqlExpr>,
     ) -> Result<LeafPlan, Settled> {
         let (c, t) = self.column(PRIMARY, name)?;
-        let len = format!("COALESCE(character_length({}), 0)", sql::as_text(&c, &t));
+        // The row check counts NULL as length 0 (SPEC §5); the reported
+        // Minimum/MaximumLength ignore NULL, as AllStatistics does, so one
+        // name means one thing in every series.
+        let length = format!("character_length({})", sql::as_text(&c, &t));
+        let len = format!("COALESCE({length}, 0)");
         let pred = sql::numeric_predicate(&len, cond).map_err(error)?;
-        let min = self.agg(PRIMARY, &format!("min({len})"), filter)?;
-        let max = self.agg(PRIMARY, &format!("max({len})"), filter)?;
+        let min = self.agg(PRIMARY, &format!("min({length})"), filter)?;
+        let max = self.agg(PRIMARY, &format!("max({length})"), filter)?;
         let extra = vec![
             (format!("Column.{name}.MinimumLength"), min),
             (format!("Column.{name}.MaximumLength"), max),
