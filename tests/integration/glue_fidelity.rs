@@ -383,3 +383,55 @@ async fn time_literals_follow_the_time_zone_tag() {
     ])
     .await;
 }
+
+/// Every rule example printed on AWS Glue's DQDL pages
+/// (tests/golden/glue_docs/examples.dqdl, one per line, grouped by page),
+/// parsed and validated alone; tests/golden/glue_docs/examples.golden pins
+/// which are accepted and why the others are not (placeholders such as
+/// `Rule 1`, typos the pages print, and `where` on ColumnNamesMatchPattern,
+/// which Glue's own parser rejects). UPDATE_GOLDEN=1 rewrites it.
+#[test]
+fn glue_documentation_examples_parse_as_the_pages_intend() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/glue_docs");
+    let source = std::fs::read_to_string(root.join("examples.dqdl")).expect("examples");
+    // The constants section of the same page declares `mySql`.
+    let prelude = "mySql = \"select count(*) from primary\"\n";
+    let mut out = String::new();
+    let (mut accepted, mut total) = (0, 0);
+    for (n, line) in source.lines().enumerate() {
+        let rule = line.trim();
+        if rule.is_empty() || rule.starts_with('#') {
+            continue;
+        }
+        total += 1;
+        // Own lines, so a trailing `# comment` ends at the line's end.
+        let text = format!("{prelude}Rules = [\n{rule}\n]\n");
+        // The analyzers section's examples are analyzers.
+        let analyzer = format!("{prelude}Rules = [ RowCount > 0 ]\nAnalyzers = [\n{rule}\n]\n");
+        match dqgate::dqdl::parse(&text) {
+            Ok(_) => {
+                accepted += 1;
+                out.push_str(&format!("{}: ok\n", n + 1));
+            }
+            Err(_) if dqgate::dqdl::parse(&analyzer).is_ok() => {
+                accepted += 1;
+                out.push_str(&format!("{}: ok as an analyzer\n", n + 1));
+            }
+            Err(e) => {
+                let first = e
+                    .diagnostics
+                    .first()
+                    .map_or_else(String::new, |d| d.message.clone());
+                out.push_str(&format!("{}: rejected: {first}\n", n + 1));
+            }
+        }
+    }
+    out.push_str(&format!("{accepted} of {total} accepted\n"));
+    let golden = root.join("examples.golden");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &out).expect("write golden");
+    }
+    let expected =
+        std::fs::read_to_string(&golden).expect("golden exists (UPDATE_GOLDEN=1 writes it)");
+    assert_eq!(out, expected);
+}
