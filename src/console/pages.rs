@@ -166,6 +166,9 @@ struct MetricRow {
     expected: String,
     lower: String,
     upper: String,
+    /// The bounds for a chart: the number, or empty without one.
+    lower_data: String,
+    upper_data: String,
     anomalous: bool,
     excluded: bool,
 }
@@ -176,6 +179,8 @@ struct MetricRow {
 struct DatasetPage {
     nav: Nav,
     dataset: DatasetView,
+    registered: String,
+    changed: String,
     options: String,
     stage: String,
     stages: Vec<Choice>,
@@ -308,6 +313,8 @@ pub(super) async fn dataset(
                     expected: maybe_number(o.and_then(|o| o.expected)),
                     lower: maybe_number(o.and_then(|o| o.lower)),
                     upper: maybe_number(o.and_then(|o| o.upper)),
+                    lower_data: o.and_then(|o| o.lower).map(number).unwrap_or_default(),
+                    upper_data: o.and_then(|o| o.upper).map(number).unwrap_or_default(),
                     anomalous: o.is_some_and(|o| o.anomalous),
                     excluded: p.excluded,
                     where_clause: p.where_clause,
@@ -322,6 +329,8 @@ pub(super) async fn dataset(
     let page = DatasetPage {
         nav: Nav::new(&session, "overview"),
         options: serde_json::to_string_pretty(&options).unwrap_or_default(),
+        registered: when(&record.created_at),
+        changed: when(&record.updated_at),
         dataset: DatasetView::from(record),
         stages: choices("any stage", &stages, &q.stage),
         decisions: choices("any decision", &decisions, &q.decision),

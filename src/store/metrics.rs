@@ -36,7 +36,7 @@ pub struct MetricPoint {
     pub observation: Option<Observation>,
 }
 
-/// A metric row joined with its rule's observations.
+/// A metric row joined with its run's DetectAnomalies observations.
 #[derive(sqlx::FromRow)]
 struct MetricPointRow {
     run_id: String,
@@ -121,7 +121,9 @@ impl Store {
     }
 
     /// The latest `limit` values of a metric for a dataset, oldest first,
-    /// one per (run, `where`), with DetectAnomalies' observation of it.
+    /// one per (run, `where`), with what a DetectAnomalies rule of the same
+    /// run observed of it (that rule stores no metric row of its own when
+    /// another rule reported the metric).
     pub async fn metric_points(
         &self,
         dataset: &str,
@@ -130,7 +132,7 @@ impl Store {
     ) -> Result<Vec<MetricPoint>, StoreError> {
         let rows: Vec<MetricPointRow> = sqlx::query_as(
             "SELECT m.run_id, m.created_at, m.where_clause, m.value, CAST(m.excluded AS BIGINT) AS excluded, r.observations \
-             FROM metrics m LEFT JOIN rule_results r ON r.run_id = m.run_id AND r.position = m.position \
+             FROM metrics m LEFT JOIN rule_results r ON r.run_id = m.run_id AND r.observations IS NOT NULL \
              WHERE m.dataset = $1 AND m.name = $2 ORDER BY m.created_at DESC, m.run_id DESC LIMIT $3",
         )
         .bind(dataset)

@@ -6,6 +6,7 @@ mod auth;
 mod cli_check;
 mod cli_dqdl;
 mod confine;
+mod console;
 mod demo;
 mod dqdl_golden;
 mod dqdl_props;
