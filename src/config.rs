@@ -78,6 +78,8 @@ pub struct FileConfig {
     pub allowed_paths: Option<Vec<PathBuf>>,
     /// Endpoints (URLs or `HOST[:PORT]`) datasets may connect to.
     pub allowed_endpoints: Option<Vec<String>>,
+    /// How long a console sign-in lasts, in seconds.
+    pub session_ttl_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -129,6 +131,8 @@ pub struct ServeConfig {
     pub allowed_paths: Vec<PathBuf>,
     /// Endpoints datasets may connect to besides AWS and `DQGATE_S3_ENDPOINT`.
     pub allowed_endpoints: Vec<String>,
+    /// How long a console sign-in lasts.
+    pub session_ttl: Duration,
 }
 
 /// Values given on the command line or in the environment (they win).
@@ -170,6 +174,8 @@ pub struct Overrides {
     pub allowed_paths: Option<Vec<PathBuf>>,
     /// `--allowed-endpoints` / `DQGATE_ALLOWED_ENDPOINTS`.
     pub allowed_endpoints: Option<Vec<String>>,
+    /// `--session-ttl-secs` / `DQGATE_SESSION_TTL_SECS`.
+    pub session_ttl_secs: Option<u64>,
 }
 
 impl ServeConfig {
@@ -271,7 +277,18 @@ impl ServeConfig {
                 "store_acquire_timeout_ms must be at least 1".to_string(),
             ));
         }
+        let session_ttl = Duration::from_secs(
+            o.session_ttl_secs
+                .or(file.session_ttl_secs)
+                .unwrap_or(12 * 3600),
+        );
+        if session_ttl < Duration::from_secs(60) {
+            return Err(ConfigError::Invalid(
+                "session_ttl_secs must be at least 60".to_string(),
+            ));
+        }
         Ok(ServeConfig {
+            session_ttl,
             listen: o
                 .listen
                 .or(file.listen)

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod check;
 pub mod config;
+pub mod console;
 pub mod engine;
 pub mod gate;
 pub mod history;

@@ -57,6 +57,8 @@ pub enum Access {
     Edit,
     /// Admin or pipeline.
     Gate,
+    /// Admin only (tokens).
+    Admin,
 }
 
 impl Access {
@@ -65,6 +67,7 @@ impl Access {
             Access::Read => true,
             Access::Edit => matches!(role, Role::Admin | Role::Steward),
             Access::Gate => matches!(role, Role::Admin | Role::Pipeline),
+            Access::Admin => role == Role::Admin,
         }
     }
 }
@@ -79,6 +82,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// True when the role allows `access` (what a page shows).
+    pub fn may(&self, access: Access) -> bool {
+        access.allows(self.role)
+    }
+
     /// 403 unless the role allows `access`.
     pub fn require(&self, access: Access) -> Result<(), Problem> {
         if access.allows(self.role) {
@@ -115,6 +123,47 @@ fn unauthorized(detail: &str) -> Problem {
     Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
 }
 
+/// A token's `last_used_at` is rewritten at most this often.
+const LAST_USED_GRANULARITY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// The caller a token hash names (the bootstrap admin or a stored token),
+/// or `None` for an unknown one. Notes the use of a stored token, at most
+/// once a minute.
+pub async fn caller_for_hash(state: &AppState, hash: &str) -> Result<Option<Caller>, Problem> {
+    if state.admin_token_hash.as_deref() == Some(hash) {
+        return Ok(Some(Caller {
+            name: "admin (bootstrap)".to_string(),
+            role: Role::Admin,
+        }));
+    }
+    let Some(token) = state.store.find_token(hash).await? else {
+        return Ok(None);
+    };
+    let role = Role::parse(&token.role).ok_or_else(|| {
+        Problem::internal(&format!(
+            "token {} has unknown role {}",
+            token.name, token.role
+        ))
+    })?;
+    let now = chrono::Utc::now();
+    let stale = token.last_used_at.as_deref().is_none_or(|at| {
+        chrono::DateTime::parse_from_rfc3339(at).map_or(true, |t| {
+            now.signed_duration_since(t) >= LAST_USED_GRANULARITY
+        })
+    });
+    if stale {
+        let at = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        // A failed note must not refuse the call; it is retried next time.
+        if let Err(e) = state.store.touch_token(hash, &at).await {
+            tracing::warn!(token = %token.name, error = %e, "cannot record the token's use");
+        }
+    }
+    Ok(Some(Caller {
+        name: token.name,
+        role,
+    }))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
@@ -130,21 +179,8 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let hash = hash_token(token);
-        if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
-            return Ok(Caller {
-                name: "admin (bootstrap)".to_string(),
-                role: Role::Admin,
-            });
-        }
-        match state.store.find_token(&hash).await? {
-            Some((name, role)) => Ok(Caller {
-                name,
-                role: Role::parse(&role).ok_or_else(|| {
-                    Problem::internal(&format!("token {hash} has unknown role {role}"))
-                })?,
-            }),
-            None => Err(unauthorized("unknown token")),
-        }
+        caller_for_hash(state, &hash_token(token))
+            .await?
+            .ok_or_else(|| unauthorized("unknown token"))
     }
 }

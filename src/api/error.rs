@@ -85,6 +85,21 @@ impl Problem {
         p
     }
 
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// What went wrong, for people (redacted).
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// The located DQDL errors it carries.
     pub fn errors(&self) -> &[ProblemLocation] {
         &self.errors

@@ -7,10 +7,11 @@ pub mod error;
 mod gate;
 mod metrics;
 mod ops;
-mod registry;
-mod runs;
+pub(crate) mod registry;
+pub(crate) mod runs;
 mod serve;
 mod suggest;
+pub(crate) mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,6 +175,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(runs::trends))
         .routes(routes!(runs::mark_expected))
         .routes(routes!(suggest::suggest))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let body_limit = state.limits.max_body_bytes;

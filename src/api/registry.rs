@@ -73,13 +73,13 @@ pub struct DatasetBody {
 /// A dataset as served.
 #[derive(Serialize, ToSchema)]
 pub struct DatasetView {
-    name: String,
-    format: String,
-    location: String,
+    pub(crate) name: String,
+    pub(crate) format: String,
+    pub(crate) location: String,
     #[schema(value_type = Object)]
-    options: serde_json::Value,
-    created_at: String,
-    updated_at: String,
+    pub(crate) options: serde_json::Value,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
 }
 
 impl From<DatasetRecord> for DatasetView {

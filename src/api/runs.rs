@@ -16,55 +16,55 @@ use crate::store::{RunFilter, RunRecord, TrendPoint};
 /// A rule's stored result.
 #[derive(Serialize, ToSchema)]
 pub struct RuleView {
-    rule: String,
-    outcome: String,
-    message: String,
-    metrics: BTreeMap<String, f64>,
-    labels: BTreeMap<String, String>,
+    pub(crate) rule: String,
+    pub(crate) outcome: String,
+    pub(crate) message: String,
+    pub(crate) metrics: BTreeMap<String, f64>,
+    pub(crate) labels: BTreeMap<String, String>,
     /// DetectAnomalies: per watched metric the value, expected value,
     /// bounds, method and a suggested static rule.
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     #[schema(value_type = Object)]
-    observations: serde_json::Value,
+    pub(crate) observations: serde_json::Value,
 }
 
 /// A run as served (also the gate's answer).
 #[derive(Serialize, ToSchema)]
 pub struct RunView {
     /// pass, warn, fail or error; absent while the run is unfinished.
-    decision: Option<String>,
+    pub(crate) decision: Option<String>,
     /// queued, running, done, error or interrupted.
-    status: String,
+    pub(crate) status: String,
     /// Passed / rules.
-    score: Option<f64>,
+    pub(crate) score: Option<f64>,
     /// Link to this run.
-    run: String,
+    pub(crate) run: String,
     /// Run id.
-    id: String,
+    pub(crate) id: String,
     /// The caller's idempotency key.
-    run_key: String,
-    dataset: String,
-    ruleset: String,
-    ruleset_version: i64,
-    stage: String,
-    passed: Option<i64>,
-    failed: Option<i64>,
-    errors: Option<i64>,
+    pub(crate) run_key: String,
+    pub(crate) dataset: String,
+    pub(crate) ruleset: String,
+    pub(crate) ruleset_version: i64,
+    pub(crate) stage: String,
+    pub(crate) passed: Option<i64>,
+    pub(crate) failed: Option<i64>,
+    pub(crate) errors: Option<i64>,
     /// Why the run errored.
-    message: Option<String>,
+    pub(crate) message: Option<String>,
     #[schema(value_type = Object)]
-    parameters: serde_json::Value,
+    pub(crate) parameters: serde_json::Value,
     /// What was read.
     #[schema(value_type = Object)]
-    inputs: serde_json::Value,
-    created_at: String,
-    started_at: Option<String>,
-    finished_at: Option<String>,
-    duration_ms: Option<i64>,
+    pub(crate) inputs: serde_json::Value,
+    pub(crate) created_at: String,
+    pub(crate) started_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) duration_ms: Option<i64>,
     /// Rule results in ruleset order.
-    rules: Vec<RuleView>,
+    pub(crate) rules: Vec<RuleView>,
     /// Analyzer metrics.
-    analyzers: BTreeMap<String, f64>,
+    pub(crate) analyzers: BTreeMap<String, f64>,
 }
 
 /// Builds the served view of a run from the store.
@@ -201,6 +201,7 @@ pub async fn list_runs(
             since: stored_instant(&q.since),
             before: q.before.clone(),
             limit,
+            ..RunFilter::default()
         })
         .await?;
     let next = (runs.len() as i64 == limit).then(|| {
@@ -240,7 +241,7 @@ pub async fn list_runs(
 }
 
 /// Percent-encodes a query value.
-fn encode(v: &str) -> String {
+pub(crate) fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -384,12 +385,23 @@ pub async fn mark_expected(
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Json<MarkedExpected>, Problem> {
     caller.require(Access::Edit)?;
+    let marked = mark_value_expected(&state, &id, &name).await?;
+    Ok(Json(MarkedExpected {
+        run: id,
+        metric: name,
+        marked,
+    }))
+}
+
+/// Marks run `id`'s values of metric `name` as expected (the API's and the
+/// console's one way); 404 when the run or its metric is unknown.
+pub async fn mark_value_expected(state: &AppState, id: &str, name: &str) -> Result<u64, Problem> {
     state
         .store
-        .get_run(&id)
+        .get_run(id)
         .await?
         .ok_or_else(|| Problem::not_found("run_not_found", format!("no run `{id}`")))?;
-    let marked = state.store.mark_expected(&id, &name).await?;
+    let marked = state.store.mark_expected(id, name).await?;
     if marked == 0 {
         return Err(Problem::not_found(
             "metric_not_found",
@@ -397,9 +409,5 @@ pub async fn mark_expected(
         ));
     }
     tracing::info!(run = %id, metric = %name, marked, "value marked as expected");
-    Ok(Json(MarkedExpected {
-        run: id,
-        metric: name,
-        marked,
-    }))
+    Ok(marked)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use dqgate::api::{self, AppState, auth};
 use dqgate::config::{FileConfig, Overrides, ServeConfig};
+use dqgate::console::{self, ConsoleSettings};
 use dqgate::source::Confinement;
 use dqgate::store::Store;
 use dqgate::telemetry::{self, LogFormat};
@@ -79,6 +80,9 @@ pub struct ServeArgs {
     /// and DQGATE_S3_ENDPOINT, comma-separated [default: none].
     #[arg(long, env = "DQGATE_ALLOWED_ENDPOINTS", value_delimiter = ',')]
     pub allowed_endpoints: Option<Vec<String>>,
+    /// How long a console sign-in lasts, in seconds [default: 43200].
+    #[arg(long, env = "DQGATE_SESSION_TTL_SECS")]
+    pub session_ttl_secs: Option<u64>,
 }
 
 fn resolve(store: &StoreArgs, overrides: Overrides) -> Result<ServeConfig, String> {
@@ -106,6 +110,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         store_acquire_timeout_ms: args.store_acquire_timeout_ms,
         allowed_paths: args.allowed_paths,
         allowed_endpoints: args.allowed_endpoints,
+        session_ttl_secs: args.session_ttl_secs,
     };
     let result = resolve(&args.store, overrides)
         .and_then(|config| super::runtime()?.block_on(run_server(config)));
@@ -132,11 +137,14 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
             "marked runs left unfinished by an earlier process as interrupted"
         );
     }
-    if config.admin_token.is_none() {
-        tracing::warn!(
-            "no DQGATE_ADMIN_TOKEN: only tokens made with `dqgate token create` are accepted"
-        );
-    }
+    // Zero setup: with no admin token at all, make one and print it once.
+    let first_admin = if config.admin_token.is_none()
+        && !store.has_admin_token().await.map_err(|e| e.to_string())?
+    {
+        Some(create_first_admin(&store).await?)
+    } else {
+        None
+    };
     let confinement = Confinement::new(
         &config.allowed_paths,
         &config.denied_paths(),
@@ -155,9 +163,18 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, database = ?store.backend(), "dqgate serving");
     eprintln!("dqgate listening on http://{address}");
+    match first_admin {
+        Some((name, token)) => eprintln!(
+            "\n    Console: http://{address}/\n    Sign in with the admin token `{name}` (shown only now; only its hash is stored):\n\n        {token}\n"
+        ),
+        None => eprintln!("console: http://{address}/"),
+    }
+    let settings = ConsoleSettings {
+        session_ttl: config.session_ttl,
+    };
     api::serve(
         listener,
-        api::router(state.clone()),
+        console::app(state.clone(), settings),
         config.http.clone(),
         shutdown_signal(),
         config.shutdown_grace,
@@ -176,6 +193,29 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
         tracing::warn!(runs = n, "marked unfinished runs as interrupted");
     }
     Ok(())
+}
+
+/// Creates the first admin token (named `admin`, or `admin-N` when that
+/// name is taken by another role) and returns its name and secret.
+async fn create_first_admin(store: &Store) -> Result<(String, String), String> {
+    let token = auth::new_token().map_err(|e| format!("cannot draw a random token: {e}"))?;
+    let hash = auth::hash_token(&token);
+    for n in 1..=100 {
+        let name = if n == 1 {
+            "admin".to_string()
+        } else {
+            format!("admin-{n}")
+        };
+        if store
+            .create_token(&name, auth::Role::Admin.as_str(), &hash)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            tracing::info!(token = %name, "created the first admin token");
+            return Ok((name, token));
+        }
+    }
+    Err("cannot name the first admin token: admin … admin-100 are taken".to_string())
 }
 
 async fn shutdown_signal() {

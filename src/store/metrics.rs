@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{RunStatus, Store, StoreError};
+use super::{RunStatus, Store, StoreError, decode_json};
 use crate::history::HistorySource;
+use crate::history::anomaly::Observation;
 use crate::history::{History, Point, SeriesKey};
 
 /// One point of a trend series.
@@ -16,6 +17,34 @@ pub struct TrendPoint {
     pub at: String,
     /// The value.
     pub value: f64,
+}
+
+/// One run's value of a metric, as the console's trend table shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetricPoint {
+    /// Run id.
+    pub run: String,
+    /// When the run was created.
+    pub at: String,
+    /// The `where` of the rule it was computed under, empty for none.
+    pub where_clause: String,
+    /// The value.
+    pub value: f64,
+    /// Marked expected: no longer trains DetectAnomalies or dynamic rules.
+    pub excluded: bool,
+    /// What DetectAnomalies saw for this value, when a rule watched it.
+    pub observation: Option<Observation>,
+}
+
+/// A metric row joined with its run's DetectAnomalies observations.
+#[derive(sqlx::FromRow)]
+struct MetricPointRow {
+    run_id: String,
+    created_at: String,
+    where_clause: String,
+    value: f64,
+    excluded: i64,
+    observations: Option<String>,
 }
 
 /// A metric value of a history series.
@@ -78,6 +107,70 @@ impl Store {
             }
             points.push(point);
         }
+        Ok(points)
+    }
+
+    /// The names of every metric recorded for a dataset.
+    pub async fn metric_names(&self, dataset: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT name FROM metrics WHERE dataset = $1 ORDER BY name")
+                .bind(dataset)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// The latest `limit` values of a metric for a dataset, oldest first,
+    /// one per (run, `where`), with what a DetectAnomalies rule of the same
+    /// run observed of it (that rule stores no metric row of its own when
+    /// another rule reported the metric).
+    pub async fn metric_points(
+        &self,
+        dataset: &str,
+        metric: &str,
+        limit: i64,
+    ) -> Result<Vec<MetricPoint>, StoreError> {
+        let rows: Vec<MetricPointRow> = sqlx::query_as(
+            "SELECT m.run_id, m.created_at, m.where_clause, m.value, CAST(m.excluded AS BIGINT) AS excluded, r.observations \
+             FROM metrics m LEFT JOIN rule_results r ON r.run_id = m.run_id AND r.observations IS NOT NULL \
+             WHERE m.dataset = $1 AND m.name = $2 ORDER BY m.created_at DESC, m.run_id DESC LIMIT $3",
+        )
+        .bind(dataset)
+        .bind(metric)
+        .bind(limit.saturating_mul(4))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut points: Vec<MetricPoint> = Vec::new();
+        for row in rows {
+            let observation = match &row.observations {
+                Some(text) => decode_json::<Vec<Observation>>("rule observations", text)?
+                    .into_iter()
+                    .find(|o| o.metric == metric),
+                None => None,
+            };
+            let full = (points.len() as i64) >= limit;
+            let same = points
+                .iter_mut()
+                .find(|p| p.run == row.run_id && p.where_clause == row.where_clause);
+            match same {
+                Some(p) => {
+                    p.excluded |= row.excluded != 0;
+                    if p.observation.is_none() {
+                        p.observation = observation;
+                    }
+                }
+                None if !full => points.push(MetricPoint {
+                    run: row.run_id,
+                    at: row.created_at,
+                    where_clause: row.where_clause,
+                    value: row.value,
+                    excluded: row.excluded != 0,
+                    observation,
+                }),
+                None => {}
+            }
+        }
+        points.reverse();
         Ok(points)
     }
 

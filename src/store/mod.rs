@@ -4,7 +4,7 @@
 //! Timestamps are RFC 3339 UTC text and JSON documents are text, so both
 //! databases share every statement. One file per kind of record:
 //! `rulesets`, `datasets`, `runs` (runs, rule results, metric rows),
-//! `metrics` (trends and history) and `tokens`. Rows are read through
+//! `metrics` (trends and history), `tokens` and `sessions` (console sign-ins). Rows are read through
 //! `sqlx::FromRow`; statuses, decisions and outcomes are enums stored as
 //! their `as_str()` text. The store records; it applies no gate policy.
 
@@ -19,15 +19,17 @@ mod datasets;
 mod metrics;
 mod rulesets;
 mod runs;
+mod sessions;
 mod tokens;
 
 pub use datasets::DatasetRecord;
-pub use metrics::TrendPoint;
+pub use metrics::{MetricPoint, TrendPoint};
 pub use rulesets::RulesetVersion;
 pub use runs::{
     Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity, RunRecord, RunStatus,
     UnknownStatus,
 };
+pub use tokens::TokenRecord;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

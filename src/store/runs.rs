@@ -295,6 +295,10 @@ pub struct RunFilter {
     pub stage: Option<String>,
     /// Only runs created at or after this instant (RFC 3339).
     pub since: Option<String>,
+    /// Only runs created before this instant (RFC 3339).
+    pub until: Option<String>,
+    /// Only runs with this decision (`pass`, `warn`, `fail`, `error`).
+    pub decision: Option<String>,
     /// Only runs created before this run id's creation (pagination cursor).
     pub before: Option<String>,
     /// At most this many.
@@ -542,6 +546,7 @@ impl Store {
              AND ($3 = '' OR created_at >= $3) \
              AND ($4 = '' OR created_at < (SELECT created_at FROM runs WHERE id = $4) \
                   OR (created_at = (SELECT created_at FROM runs WHERE id = $4) AND id < $4)) \
+             AND ($6 = '' OR created_at < $6) AND ($7 = '' OR decision = $7) \
              ORDER BY created_at DESC, id DESC LIMIT $5"
         ))
         .bind(f.dataset.clone().unwrap_or_default())
@@ -549,6 +554,20 @@ impl Store {
         .bind(f.since.clone().unwrap_or_default())
         .bind(f.before.clone().unwrap_or_default())
         .bind(f.limit)
+        .bind(f.until.clone().unwrap_or_default())
+        .bind(f.decision.clone().unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The latest run of every (dataset, stage), by dataset and stage.
+    pub async fn latest_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let rows: Vec<RunRow> = sqlx::query_as(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = (SELECT q.id FROM runs q \
+             WHERE q.dataset = r.dataset AND q.stage = r.stage ORDER BY q.created_at DESC, q.id DESC LIMIT 1) \
+             ORDER BY dataset, stage"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(TryInto::try_into).collect()

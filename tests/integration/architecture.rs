@@ -50,6 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "check", "dqdl", "gate", "history", "plan", "runs", "source", "store", "suggest",
         ],
     ),
+    ("console", &["api", "dqdl", "history", "source", "store"]),
     ("config", &["api", "store", "telemetry"]),
 ];
 

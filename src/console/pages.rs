@@ -1,0 +1,528 @@
+//! The overview, dataset and run pages, and marking a value expected.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::ConsoleState;
+use super::error::PageError;
+use super::session::{Action, Session};
+use super::view::{Choice, Nav, choices, maybe_number, number, query, score, when};
+use crate::api::auth::Access;
+use crate::api::error::Problem;
+use crate::api::registry::{DatasetView, registered_dataset};
+use crate::api::runs::{mark_value_expected, run_view};
+use crate::history::anomaly::Observation;
+use crate::store::{RunFilter, RunRecord};
+
+/// The decisions a filter offers.
+const DECISIONS: [&str; 4] = ["fail", "error", "warn", "pass"];
+/// Runs per page of a dataset's run table.
+const RUNS_PER_PAGE: i64 = 25;
+/// Points of a trend table.
+const TREND_POINTS: i64 = 200;
+
+/// Worst first: fail, error, warn, unfinished, pass, never run.
+fn rank(decision: Option<&str>, has_run: bool) -> u8 {
+    match (decision, has_run) {
+        (Some("fail"), _) => 0,
+        (Some("error"), _) => 1,
+        (Some("warn"), _) => 2,
+        (Some("pass"), _) => 4,
+        (_, true) => 3,
+        (_, false) => 5,
+    }
+}
+
+/// A run's decision as shown (its status while it has none).
+fn decision_text(run: &RunRecord) -> String {
+    run.decision.map_or_else(
+        || run.status.as_str().to_string(),
+        |d| d.as_str().to_string(),
+    )
+}
+
+/// One row of the overview.
+struct OverviewRow {
+    dataset: String,
+    stage: String,
+    decision: String,
+    score: String,
+    at: String,
+    at_iso: String,
+    run: Option<String>,
+    rank: u8,
+}
+
+/// `/`: every dataset × stage with its latest decision, failing first.
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    nav: Nav,
+    rows: Vec<OverviewRow>,
+    stages: Vec<Choice>,
+    decisions: Vec<Choice>,
+    filtered: bool,
+}
+
+/// Filters of the overview.
+#[derive(Deserialize, Default)]
+pub(super) struct OverviewQuery {
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `GET /`.
+pub(super) async fn overview(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(q): Query<OverviewQuery>,
+) -> Result<Html<String>, PageError> {
+    session.caller.require(Access::Read)?;
+    let datasets = state.app.store.list_datasets().await?;
+    let latest = state.app.store.latest_runs().await?;
+    let registered: BTreeSet<&str> = datasets.iter().map(|d| d.name.as_str()).collect();
+    let mut stages: Vec<String> = latest.iter().map(|r| r.stage.clone()).collect();
+    stages.sort();
+    stages.dedup();
+    let mut rows: Vec<OverviewRow> = latest
+        .iter()
+        .filter(|r| registered.contains(r.dataset.as_str()))
+        .map(|r| OverviewRow {
+            dataset: r.dataset.clone(),
+            stage: r.stage.clone(),
+            decision: decision_text(r),
+            score: score(r.score),
+            at: when(&r.created_at),
+            at_iso: r.created_at.clone(),
+            run: Some(r.id.clone()),
+            rank: rank(r.decision.map(|d| d.as_str()), true),
+        })
+        .collect();
+    for d in &datasets {
+        if !rows.iter().any(|r| r.dataset == d.name) {
+            rows.push(OverviewRow {
+                dataset: d.name.clone(),
+                stage: "—".to_string(),
+                decision: "never run".to_string(),
+                score: "—".to_string(),
+                at: "—".to_string(),
+                at_iso: String::new(),
+                run: None,
+                rank: rank(None, false),
+            });
+        }
+    }
+    rows.retain(|r| {
+        (q.stage.is_empty() || r.stage == q.stage)
+            && (q.decision.is_empty() || r.decision == q.decision)
+    });
+    rows.sort_by(|a, b| (a.rank, &a.dataset, &a.stage).cmp(&(b.rank, &b.dataset, &b.stage)));
+    let decisions: Vec<String> = DECISIONS.iter().map(|d| d.to_string()).collect();
+    let page = OverviewPage {
+        nav: Nav::new(&session, "overview"),
+        rows,
+        stages: choices("any stage", &stages, &q.stage),
+        decisions: choices("any decision", &decisions, &q.decision),
+        filtered: !q.stage.is_empty() || !q.decision.is_empty(),
+    };
+    Ok(Html(page.render()?))
+}
+
+/// A run in a dataset's table.
+struct RunRow {
+    id: String,
+    stage: String,
+    ruleset: String,
+    version: i64,
+    decision: String,
+    score: String,
+    at: String,
+    at_iso: String,
+}
+
+/// A point of the score trend.
+struct ScorePoint {
+    run: String,
+    at: String,
+    at_iso: String,
+    value: String,
+    raw: f64,
+}
+
+/// A point of a metric trend.
+struct MetricRow {
+    run: String,
+    at: String,
+    at_iso: String,
+    where_clause: String,
+    value: String,
+    raw: f64,
+    expected: String,
+    lower: String,
+    upper: String,
+    /// The bounds for a chart: the number, or empty without one.
+    lower_data: String,
+    upper_data: String,
+    anomalous: bool,
+    excluded: bool,
+}
+
+/// `/datasets/{name}`.
+#[derive(Template)]
+#[template(path = "dataset.html")]
+struct DatasetPage {
+    nav: Nav,
+    dataset: DatasetView,
+    registered: String,
+    changed: String,
+    options: String,
+    stage: String,
+    stages: Vec<Choice>,
+    decisions: Vec<Choice>,
+    from: String,
+    to: String,
+    runs: Vec<RunRow>,
+    newer: Option<String>,
+    older: Option<String>,
+    scores: Vec<ScorePoint>,
+    metrics: Vec<Choice>,
+    metric: String,
+    points: Vec<MetricRow>,
+}
+
+/// Filters of a dataset page.
+#[derive(Deserialize, Default)]
+pub(super) struct DatasetQuery {
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    decision: String,
+    /// First day (YYYY-MM-DD), inclusive.
+    #[serde(default)]
+    from: String,
+    /// Last day (YYYY-MM-DD), inclusive.
+    #[serde(default)]
+    to: String,
+    /// Cursor: runs older than this run.
+    #[serde(default)]
+    before: String,
+    /// The metric whose trend to show.
+    #[serde(default)]
+    metric: String,
+}
+
+/// The start of `day` (YYYY-MM-DD) plus `days`, as stored; 400 if malformed.
+fn day_start(what: &str, day: &str, days: i64) -> Result<Option<String>, Problem> {
+    if day.is_empty() {
+        return Ok(None);
+    }
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map_err(|_| Problem::bad_request(format!("{what} must be a date like 2026-11-26")))?;
+    let start = (date + chrono::Days::new(days.unsigned_abs()))
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc());
+    Ok(start.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+}
+
+/// `GET /datasets/{name}`.
+pub(super) async fn dataset(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(name): Path<String>,
+    Query(q): Query<DatasetQuery>,
+) -> Result<Html<String>, PageError> {
+    session.caller.require(Access::Read)?;
+    let record = registered_dataset(&state.app, &name).await?;
+    let since = day_start("from", &q.from, 0)?;
+    let until = day_start("to", &q.to, 1)?;
+    let store = &state.app.store;
+    let mut runs = store
+        .list_runs(&RunFilter {
+            dataset: Some(name.clone()),
+            stage: Some(q.stage.clone()),
+            since: since.clone(),
+            until: until.clone(),
+            decision: Some(q.decision.clone()),
+            before: Some(q.before.clone()),
+            limit: RUNS_PER_PAGE + 1,
+        })
+        .await?;
+    let more = runs.len() as i64 > RUNS_PER_PAGE;
+    runs.truncate(RUNS_PER_PAGE as usize);
+    let filters = [
+        ("stage", q.stage.as_str()),
+        ("decision", q.decision.as_str()),
+        ("from", q.from.as_str()),
+        ("to", q.to.as_str()),
+        ("metric", q.metric.as_str()),
+    ];
+    let base = format!("/datasets/{name}");
+    let older = match runs.last() {
+        Some(last) if more => {
+            let mut pairs = filters.to_vec();
+            pairs.push(("before", last.id.as_str()));
+            Some(format!("{base}{}", query(&pairs)))
+        }
+        _ => None,
+    };
+    let newer = (!q.before.is_empty()).then(|| format!("{base}{}", query(&filters)));
+    let stages: Vec<String> = {
+        let latest = store.latest_runs().await?;
+        latest
+            .into_iter()
+            .filter(|r| r.dataset == name)
+            .map(|r| r.stage)
+            .collect()
+    };
+    let decisions: Vec<String> = DECISIONS.iter().map(|d| d.to_string()).collect();
+    let scores = store
+        .score_trend(&name, None, since.as_deref(), until.as_deref())
+        .await?;
+    let skip = scores.len().saturating_sub(TREND_POINTS as usize);
+    let scores = scores
+        .into_iter()
+        .skip(skip)
+        .map(|p| ScorePoint {
+            at: when(&p.at),
+            value: score(Some(p.value)),
+            raw: p.value,
+            run: p.run,
+            at_iso: p.at,
+        })
+        .collect();
+    let metric_names = store.metric_names(&name).await?;
+    let points = if q.metric.is_empty() {
+        Vec::new()
+    } else {
+        store
+            .metric_points(&name, &q.metric, TREND_POINTS)
+            .await?
+            .into_iter()
+            .map(|p| {
+                let o: Option<&Observation> = p.observation.as_ref();
+                MetricRow {
+                    at: when(&p.at),
+                    value: number(p.value),
+                    raw: p.value,
+                    expected: maybe_number(o.and_then(|o| o.expected)),
+                    lower: maybe_number(o.and_then(|o| o.lower)),
+                    upper: maybe_number(o.and_then(|o| o.upper)),
+                    lower_data: o.and_then(|o| o.lower).map(number).unwrap_or_default(),
+                    upper_data: o.and_then(|o| o.upper).map(number).unwrap_or_default(),
+                    anomalous: o.is_some_and(|o| o.anomalous),
+                    excluded: p.excluded,
+                    where_clause: p.where_clause,
+                    run: p.run,
+                    at_iso: p.at,
+                }
+            })
+            .collect()
+    };
+    let mut options = record.options.clone();
+    crate::source::redact::json(&mut options);
+    let page = DatasetPage {
+        nav: Nav::new(&session, "overview"),
+        options: serde_json::to_string_pretty(&options).unwrap_or_default(),
+        registered: when(&record.created_at),
+        changed: when(&record.updated_at),
+        dataset: DatasetView::from(record),
+        stages: choices("any stage", &stages, &q.stage),
+        decisions: choices("any decision", &decisions, &q.decision),
+        stage: q.stage,
+        from: q.from,
+        to: q.to,
+        runs: runs
+            .into_iter()
+            .map(|r| RunRow {
+                decision: decision_text(&r),
+                score: score(r.score),
+                at: when(&r.created_at),
+                id: r.id,
+                stage: r.stage,
+                ruleset: r.ruleset,
+                version: r.ruleset_version,
+                at_iso: r.created_at,
+            })
+            .collect(),
+        newer,
+        older,
+        scores,
+        metrics: choices("choose a metric", &metric_names, &q.metric),
+        metric: q.metric,
+        points,
+    };
+    Ok(Html(page.render()?))
+}
+
+/// The mark-expected form.
+#[derive(Deserialize)]
+pub(super) struct ExpectedForm {
+    run: String,
+    metric: String,
+}
+
+/// `POST /datasets/{name}/expected` (admin, steward): the value no longer
+/// trains DetectAnomalies or dynamic rules.
+pub(super) async fn mark_expected(
+    State(state): State<ConsoleState>,
+    Path(name): Path<String>,
+    action: Action<ExpectedForm>,
+) -> Result<Response, PageError> {
+    action.session.caller.require(Access::Edit)?;
+    let form = action.form;
+    let run = state
+        .app
+        .store
+        .get_run(&form.run)
+        .await?
+        .filter(|r| r.dataset == name)
+        .ok_or_else(|| {
+            Problem::not_found(
+                "run_not_found",
+                format!("no run `{}` of dataset `{name}`", form.run),
+            )
+        })?;
+    mark_value_expected(&state.app, &run.id, &form.metric).await?;
+    let to = format!(
+        "/datasets/{name}{}#trend",
+        query(&[("metric", form.metric.as_str())])
+    );
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// A rule of the run page.
+struct RuleRow {
+    rule: String,
+    outcome: String,
+    message: String,
+    metrics: Vec<(String, String)>,
+    labels: Vec<(String, String)>,
+    observations: Vec<ObservationRow>,
+}
+
+/// What DetectAnomalies saw for one metric.
+struct ObservationRow {
+    metric: String,
+    value: String,
+    expected: String,
+    lower: String,
+    upper: String,
+    history: usize,
+    anomalous: bool,
+    method: String,
+    suggested_rule: String,
+}
+
+/// `/runs/{id}`.
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    nav: Nav,
+    id: String,
+    run_key: String,
+    dataset: String,
+    stage: String,
+    ruleset: String,
+    version: i64,
+    status: String,
+    decision: String,
+    score: String,
+    counts: String,
+    message: String,
+    created: String,
+    duration: String,
+    parameters: String,
+    inputs: String,
+    rules: Vec<RuleRow>,
+    analyzers: Vec<(String, String)>,
+}
+
+/// `GET /runs/{id}`.
+pub(super) async fn run(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Html<String>, PageError> {
+    session.caller.require(Access::Read)?;
+    state.app.runs.heal().await;
+    let record = state
+        .app
+        .store
+        .get_run(&id)
+        .await?
+        .ok_or_else(|| Problem::not_found("run_not_found", format!("no run `{id}`")))?;
+    let v = run_view(&state.app, record).await?;
+    let pretty = |j: &serde_json::Value| serde_json::to_string_pretty(j).unwrap_or_default();
+    let rules = v
+        .rules
+        .iter()
+        .map(|r| RuleRow {
+            rule: r.rule.clone(),
+            outcome: r.outcome.clone(),
+            message: r.message.clone(),
+            metrics: r
+                .metrics
+                .iter()
+                .map(|(k, x)| (k.clone(), number(*x)))
+                .collect(),
+            labels: r
+                .labels
+                .iter()
+                .map(|(k, x)| (k.clone(), x.clone()))
+                .collect(),
+            observations: serde_json::from_value::<Vec<Observation>>(r.observations.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| ObservationRow {
+                    value: number(o.value),
+                    expected: maybe_number(o.expected),
+                    lower: maybe_number(o.lower),
+                    upper: maybe_number(o.upper),
+                    history: o.history,
+                    anomalous: o.anomalous,
+                    method: o.method,
+                    suggested_rule: o.suggested_rule.unwrap_or_default(),
+                    metric: o.metric,
+                })
+                .collect(),
+        })
+        .collect();
+    let page = RunPage {
+        nav: Nav::new(&session, "overview"),
+        decision: v.decision.clone().unwrap_or_else(|| v.status.clone()),
+        score: score(v.score),
+        counts: format!(
+            "{} passed, {} failed, {} errors",
+            v.passed.unwrap_or(0),
+            v.failed.unwrap_or(0),
+            v.errors.unwrap_or(0)
+        ),
+        message: v.message.clone().unwrap_or_default(),
+        created: when(&v.created_at),
+        duration: v
+            .duration_ms
+            .map_or_else(|| "—".to_string(), |ms| format!("{ms} ms")),
+        parameters: pretty(&v.parameters),
+        inputs: pretty(&v.inputs),
+        analyzers: v
+            .analyzers
+            .iter()
+            .map(|(k, x)| (k.clone(), number(*x)))
+            .collect(),
+        rules,
+        id: v.id,
+        run_key: v.run_key,
+        dataset: v.dataset,
+        stage: v.stage,
+        ruleset: v.ruleset,
+        version: v.ruleset_version,
+        status: v.status,
+    };
+    Ok(Html(page.render()?))
+}
