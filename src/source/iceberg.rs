@@ -201,7 +201,16 @@ pub async fn load_table(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Tabl
     };
     let reference = Reference::parse(&spec.location).map_err(fail)?;
     let props = storage_props(&reference, spec).await?;
-    let factory = Arc::new(OpenDalResolvingStorageFactory::new());
+    let opendal: Arc<dyn iceberg::io::StorageFactory> =
+        Arc::new(OpenDalResolvingStorageFactory::new());
+    // On the server every file Iceberg opens is checked first.
+    let factory: Arc<dyn iceberg::io::StorageFactory> = match &spec.confinement {
+        Some(confinement) => Arc::new(super::iceberg_confine::ConfinedStorageFactory::new(
+            opendal,
+            confinement.clone(),
+        )),
+        None => opendal,
+    };
     let ident = |parts: &[String]| -> Result<TableIdent, SourceError> {
         let (name, namespace) = parts
             .split_last()

@@ -6,6 +6,7 @@
 pub mod confine;
 pub mod files;
 pub mod iceberg;
+mod iceberg_confine;
 pub mod objects;
 pub mod redact;
 pub mod s3;
@@ -254,11 +255,31 @@ pub fn store_message(e: &object_store::Error) -> String {
         }
         other => other.to_string(),
     };
+    let text = without_remote_body(&text);
     let mut short: String = text.chars().take(600).collect();
     if short.len() < text.len() {
         short.push('…');
     }
     short
+}
+
+/// The message up to the remote status line: what a remote server sent
+/// back after its status (an XML or HTML body) is never repeated to a
+/// caller, who may have named that server.
+fn without_remote_body(text: &str) -> String {
+    const STATUS: &str = "status code: ";
+    let Some(at) = text.find(STATUS) else {
+        return text.to_string();
+    };
+    let rest = &text[at + STATUS.len()..];
+    // "403 Forbidden: <body…>": keep the code and its reason phrase.
+    let end = rest.find(": ").unwrap_or(rest.len());
+    let cut = at + STATUS.len() + end;
+    if cut < text.len() {
+        format!("{} (response body not shown)", &text[..cut])
+    } else {
+        text.to_string()
+    }
 }
 
 /// Registers `spec` in `ctx` under its alias: Iceberg tables through
@@ -529,6 +550,20 @@ mod tests {
         );
         let s = DatasetSpec::parse("/tmp/a=b/x.parquet", "primary");
         assert_eq!(s.alias, "primary");
+    }
+
+    #[test]
+    fn remote_bodies_are_not_repeated() {
+        assert_eq!(
+            without_remote_body(
+                "Error after 0 retries: Server returned non-2xx status code: 403 Forbidden: <Error><Code>AccessDenied</Code><Secret>x</Secret></Error>"
+            ),
+            "Error after 0 retries: Server returned non-2xx status code: 403 Forbidden (response body not shown)"
+        );
+        assert_eq!(
+            without_remote_body("connection refused"),
+            "connection refused"
+        );
     }
 
     #[test]

@@ -800,3 +800,52 @@ async fn iceberg_tables_through_a_glue_catalog() {
         "{e}"
     );
 }
+
+/// On the server, the files Iceberg metadata names are confined too: a
+/// metadata file copied under an allowed root still names manifest lists,
+/// manifests and data files outside it, and none of those is opened. With
+/// the table's own folder allowed, the same metadata reads normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_named_by_iceberg_metadata_are_confined() {
+    let Some((root, expected)) = fixtures() else {
+        return;
+    };
+    let url = expected["parted"]["metadata"].as_str().expect("metadata");
+    let metadata = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+    let allowed = tempfile::tempdir().expect("tempdir");
+    let copy = allowed.path().join("copied.metadata.json");
+    std::fs::copy(&metadata, &copy).expect("copy the metadata file");
+    let confined = |roots: Vec<PathBuf>| {
+        let confinement =
+            dqgate::source::confine::Confinement::new(&roots, &[], &[]).expect("confinement");
+        DatasetSpec {
+            confinement: Some(std::sync::Arc::new(confinement)),
+            ..spec(
+                &format!("iceberg:{}", copy.display()),
+                SourceOptions::default(),
+            )
+        }
+    };
+    let refused = check(
+        "Rules = [ RowCount > 0 ]",
+        confined(vec![allowed.path().to_path_buf()]),
+    )
+    .await;
+    let message = match refused {
+        Err(e) => e.to_string(),
+        Ok(r) => r.rules[0].message.clone(),
+    };
+    assert!(message.contains("may not read"), "{message}");
+    let read = check(
+        "Rules = [ RowCount = 90 ]",
+        confined(vec![allowed.path().to_path_buf(), root.clone()]),
+    )
+    .await
+    .expect("reads with the table folder allowed");
+    assert_eq!(
+        read.rules[0].outcome,
+        Outcome::Passed,
+        "{:?}",
+        read.rules[0]
+    );
+}
