@@ -244,3 +244,24 @@ pub fn write_all(dir: &Path) -> (String, String) {
     write(&r, &reference());
     (p.display().to_string(), r.display().to_string())
 }
+
+/// Runs `sql` over the Parquet file at `path`, registered as `f`: the
+/// number of rows and the rows as a table.
+pub async fn query_parquet(path: &Path, sql: &str) -> (usize, String) {
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.register_parquet("f", path.to_str().expect("utf-8 path"), Default::default())
+        .await
+        .expect("a Parquet file");
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("query")
+        .collect()
+        .await
+        .expect("rows");
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .expect("format")
+        .to_string();
+    (rows, text)
+}

@@ -6,29 +6,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dqgate::api::{self, AppState, Limits};
+use dqgate::api::{AppState, Limits};
 use dqgate::source::confine::Confinement;
 use dqgate::store::{Store, StoreOptions};
 use serde_json::json;
 
-use super::fixtures;
-use super::service::{ADMIN, Server, backends, fresh_database, start};
+use super::service::{ADMIN, Server, backends, fresh_database, serve_state, start};
 
 /// Serves `store` on a loopback port, with the fixtures under `dir` (the
 /// only folder its datasets may read).
 async fn serve(store: Store, limits: Limits, dir: tempfile::TempDir) -> Server {
     let confinement = Confinement::new(&[dir.path().to_path_buf()], &[], &[]).expect("confinement");
     let state = AppState::new(store, limits, Some(ADMIN)).with_confinement(confinement);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("addr");
-    let app = api::router(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    fixtures::write_all(dir.path());
-    Server { addr, state, dir }
+    serve_state(state, dir).await
 }
 
 /// A throwaway PostgreSQL cluster of this test's own (`.ci/postgres.sh`),

@@ -88,6 +88,11 @@ pub async fn start_confined(
     let confinement =
         Confinement::new(&allowed, &[data_dir], endpoints).expect("valid confinement");
     let state = AppState::new(store, limits, Some(ADMIN)).with_confinement(confinement);
+    serve_state(state, dir).await
+}
+
+/// Serves `state` on a loopback port, with the fixtures written under `dir`.
+pub async fn serve_state(state: AppState, dir: tempfile::TempDir) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
