@@ -33,6 +33,7 @@ pub fn reported(t: RuleType) -> &'static [&'static str] {
         ColumnLength => &[
             "Column.{column}.MinimumLength",
             "Column.{column}.MaximumLength",
+            "Column.{column}.ColumnLength.Compliance",
         ],
         ColumnValues => &[
             "Column.{column}.ColumnValues.Compliance",

@@ -399,10 +399,16 @@ fn cases() -> Vec<Case> {
         c("ColumnLength \"name\" = 3", F, &[]),
         c("ColumnLength \"name\" > 0", F, &[]),
         c("ColumnLength \"name\" between -1 and 4", P, &[]),
+        // `in` also reports the share of rows whose length is listed: the
+        // codes' lengths are 2, 2, 1, 3, 10, NULL (0), 4, 2, 3 and 0, so 6
+        // of 10 are 1, 2 or 3.
         c(
             "ColumnLength \"code\" in [1, 2, 3]",
             F,
-            &[("Column.code.MaximumLength", 10.0)],
+            &[
+                ("Column.code.MaximumLength", 10.0),
+                ("Column.code.ColumnLength.Compliance", 0.6),
+            ],
         ),
         c(
             "ColumnLength \"name\" = 3 where \"id <= 4\"",

@@ -24,13 +24,16 @@ impl Planner<'_> {
             (format!("Column.{name}.MinimumLength"), min),
             (format!("Column.{name}.MaximumLength"), max),
         ];
+        // A set of allowed lengths has no min/max reading: report the
+        // share of rows in it.
+        let report_compliance = matches!(cond, Condition::In { .. });
         self.row_level(
             format!("Column.{name}.ColumnLength.Compliance"),
             pred,
             None,
             filter,
             extra,
-            false,
+            report_compliance,
         )
     }
 
