@@ -38,9 +38,8 @@ impl Prepared {
             path: path.to_string(),
             message,
         };
-        let df = self.failed_rows().await.map_err(|e| fail(e.to_string()))?;
-        let considered = df.1;
-        df.0.write_parquet(
+        let (rows, considered) = self.failed_rows().await.map_err(|e| fail(e.to_string()))?;
+        rows.write_parquet(
             path,
             DataFrameWriteOptions::new().with_single_file_output(true),
             None,
