@@ -13,6 +13,7 @@ mod dqdl_props;
 mod file_rules;
 mod first_hour;
 mod fixtures;
+mod globs;
 mod glue_fidelity;
 mod history;
 mod iceberg;
