@@ -12,6 +12,7 @@ mod dqdl_golden;
 mod dqdl_props;
 mod file_rules;
 mod first_hour;
+mod first_hour_cli;
 mod fixtures;
 mod globs;
 mod glue_fidelity;
