@@ -126,7 +126,17 @@ pub fn datasets(args: &[String]) -> Vec<DatasetSpec> {
         } else {
             dqgate::plan::PRIMARY
         };
-        let mut spec = DatasetSpec::parse(a, default_alias);
+        // An existing path is a location even when it reads as
+        // ALIAS=PATH (a hive partition folder such as `day=2026-11-25`).
+        let mut spec = if std::path::Path::new(a).exists() {
+            DatasetSpec {
+                alias: default_alias.to_string(),
+                location: a.clone(),
+                ..DatasetSpec::default()
+            }
+        } else {
+            DatasetSpec::parse(a, default_alias)
+        };
         if spec.alias.is_empty() {
             spec.alias = format!("data{}", out.len());
         }
@@ -263,14 +273,56 @@ fn print_explain(prepared: &Prepared) {
     outln!("{}", prepared.explain());
 }
 
+/// How a rule's outcome reads in the human report: a failed rule labelled
+/// `severity = warn` is a warning, not a failure.
+fn verdict(r: &dqgate::report::RuleResult) -> (&'static str, &'static str) {
+    let warn = r.labels.get("severity").is_some_and(|s| s == "warn");
+    match r.outcome {
+        Outcome::Passed => ("PASS ", "32"),
+        Outcome::Failed if warn => ("WARN ", "35"),
+        Outcome::Failed => ("FAIL ", "31"),
+        Outcome::Error => ("ERROR", "33"),
+    }
+}
+
+/// The message lines of a rule; a composite's lines (one per side, in
+/// order) each start with the side's own rule.
+fn message_lines(rule: &str, message: &str) -> Vec<String> {
+    let lines: Vec<String> = message.lines().map(str::to_string).collect();
+    let parsed = dqgate::dqdl::parse(&format!("Rules = [ {rule} ]")).ok();
+    let Some(dqgate::dqdl::ast::RuleExpr::Composite(c)) = parsed
+        .as_ref()
+        .and_then(|r| r.rules.as_ref())
+        .and_then(|r| r.first())
+        .map(|t| &t.expr)
+    else {
+        return lines;
+    };
+    let mut sides = Vec::new();
+    leaves(&c.operands, &mut sides);
+    if sides.len() != lines.len() {
+        return lines;
+    }
+    sides
+        .into_iter()
+        .zip(lines)
+        .map(|(side, line)| format!("{side}: {line}"))
+        .collect()
+}
+
+/// The canonical text of every single rule in `operands`, in order.
+fn leaves(operands: &[dqgate::dqdl::ast::RuleExpr], out: &mut Vec<String>) {
+    for o in operands {
+        match o {
+            dqgate::dqdl::ast::RuleExpr::Rule(r) => out.push(dqgate::dqdl::format::rule_text(r)),
+            dqgate::dqdl::ast::RuleExpr::Composite(c) => leaves(&c.operands, out),
+        }
+    }
+}
+
 /// The human report: one line per rule, then a summary.
 pub fn table(report: &Report, color: bool) -> String {
-    let paint = |o: Outcome| {
-        let (text, code) = match o {
-            Outcome::Passed => ("PASS ", "32"),
-            Outcome::Failed => ("FAIL ", "31"),
-            Outcome::Error => ("ERROR", "33"),
-        };
+    let paint = |(text, code): (&str, &str)| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -279,8 +331,8 @@ pub fn table(report: &Report, color: bool) -> String {
     };
     let mut out = format!("{} — {}\n", report.ruleset, report.dataset);
     for r in &report.rules {
-        out.push_str(&format!("{} {}\n", paint(r.outcome), r.rule));
-        for line in r.message.lines() {
+        out.push_str(&format!("{} {}\n", paint(verdict(r)), r.rule));
+        for line in message_lines(&r.rule, &r.message) {
             out.push_str(&format!("      {line}\n"));
         }
     }
