@@ -231,6 +231,18 @@ pub enum SourceError {
         /// What the store said, in short.
         message: String,
     },
+    /// A line of a newline-delimited JSON file is not valid JSON.
+    #[error("dataset `{alias}`: {file}:{line}: not valid JSON: {message}")]
+    BadJsonLine {
+        /// The dataset alias.
+        alias: String,
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong, at which column.
+        message: String,
+    },
     /// The dataset's settings are unusable.
     #[error("{0}")]
     Config(String),
@@ -456,7 +468,13 @@ async fn register_listing(
                 .collect(),
         );
     }
-    let schema = options.infer_schema(&state, &url).await.map_err(read_err)?;
+    let schema = match options.infer_schema(&state, &url).await {
+        Ok(schema) => schema,
+        Err(e) if format == Format::Json => {
+            return Err(bad_json_line(spec).unwrap_or_else(|| read_err(e)));
+        }
+        Err(e) => return Err(read_err(e)),
+    };
     let single_file = !is_dir;
     if schema.fields().is_empty() && single_file {
         return Err(SourceError::NoColumns {
@@ -484,6 +502,63 @@ async fn register_listing(
         format: Some(format),
         ..Registered::default()
     })
+}
+
+/// The first line of a local JSON dataset that is not valid JSON, located
+/// by file and line (Arrow counts lines per batch, not per file).
+fn bad_json_line(spec: &DatasetSpec) -> Option<SourceError> {
+    use std::io::BufRead as _;
+    let path = Path::new(&spec.location);
+    let mut files = Vec::new();
+    if path.is_file() {
+        files.push(path.to_path_buf());
+    } else {
+        json_files(path, 4, &mut files);
+        files.sort();
+    }
+    for file in files {
+        let reader = std::io::BufReader::new(std::fs::File::open(&file).ok()?);
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.ok()?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&line) {
+                let message = e.to_string();
+                let message = message
+                    .split_once(" at line ")
+                    .map_or(message.clone(), |(what, _)| {
+                        format!("{what} at column {}", e.column())
+                    });
+                return Some(SourceError::BadJsonLine {
+                    alias: spec.alias.clone(),
+                    file: file.display().to_string(),
+                    line: n + 1,
+                    message,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The JSON files under `dir` (to `depth` folders), hidden names skipped.
+fn json_files(dir: &Path, depth: usize, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = e.path();
+        if path.is_dir() && depth > 0 {
+            json_files(&path, depth - 1, out);
+        } else if Format::from_extension(&name) == Some(Format::Json) {
+            out.push(path);
+        }
+    }
 }
 
 /// The format of a file by its name, or of a folder by the data files in

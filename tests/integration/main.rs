@@ -13,6 +13,7 @@ mod dqdl_props;
 mod file_rules;
 mod first_hour;
 mod first_hour_cli;
+mod first_hour_errors;
 mod fixtures;
 mod globs;
 mod glue_fidelity;
