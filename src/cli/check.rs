@@ -32,7 +32,7 @@ pub struct CheckArgs {
     pub data: Vec<String>,
     /// Where and what to read.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub source: super::source::SourceArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -68,60 +68,6 @@ pub struct CheckArgs {
     /// stage only.
     #[arg(long, requires = "store", default_value = "cli")]
     pub stage: String,
-}
-
-/// Reading options: S3 endpoints, Iceberg snapshots, incremental slices.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct SourceArgs {
-    /// S3-compatible endpoint for s3:// and Iceberg data (also
-    /// DQGATE_S3_ENDPOINT or AWS_ENDPOINT_URL).
-    #[arg(long)]
-    pub s3_endpoint: Option<String>,
-    /// AWS region of the buckets (default: the AWS configuration).
-    #[arg(long)]
-    pub s3_region: Option<String>,
-    /// Path-style S3 requests (default: on when an endpoint is given).
-    #[arg(long)]
-    pub s3_path_style: Option<bool>,
-    /// Iceberg: read this snapshot of the primary table.
-    #[arg(long, conflicts_with = "as_of")]
-    pub snapshot_id: Option<i64>,
-    /// Iceberg: read the snapshot current at this instant (RFC 3339).
-    #[arg(long)]
-    pub as_of: Option<String>,
-    /// Iceberg: read only rows appended after this snapshot.
-    #[arg(long)]
-    pub since_snapshot_id: Option<i64>,
-    /// Files: the partition or timestamp column of --start-date/--end-date.
-    #[arg(long)]
-    pub slice_column: Option<String>,
-    /// Files: read rows with slice column >= this date (YYYY-MM-DD).
-    #[arg(long, requires = "slice_column")]
-    pub start_date: Option<String>,
-    /// Files: read rows with slice column < this date (YYYY-MM-DD).
-    #[arg(long, requires = "slice_column")]
-    pub end_date: Option<String>,
-}
-
-impl SourceArgs {
-    /// Applies the options: S3 settings to every dataset, snapshot and
-    /// slice settings to the primary one.
-    pub fn apply(&self, specs: &mut [DatasetSpec]) {
-        for spec in specs {
-            let o = &mut spec.options;
-            o.endpoint = self.s3_endpoint.clone();
-            o.region = self.s3_region.clone();
-            o.path_style = self.s3_path_style;
-            if spec.alias == dqgate::plan::PRIMARY {
-                o.snapshot_id = self.snapshot_id;
-                o.as_of = self.as_of.clone();
-                o.since_snapshot_id = self.since_snapshot_id;
-                o.slice_column = self.slice_column.clone();
-                o.start_date = self.start_date.clone();
-                o.end_date = self.end_date.clone();
-            }
-        }
-    }
 }
 
 /// `--composite-mode`.
@@ -180,7 +126,17 @@ pub fn datasets(args: &[String]) -> Vec<DatasetSpec> {
         } else {
             dqgate::plan::PRIMARY
         };
-        let mut spec = DatasetSpec::parse(a, default_alias);
+        // An existing path is a location even when it reads as
+        // ALIAS=PATH (a hive partition folder such as `day=2026-11-25`).
+        let mut spec = if std::path::Path::new(a).exists() {
+            DatasetSpec {
+                alias: default_alias.to_string(),
+                location: a.clone(),
+                ..DatasetSpec::default()
+            }
+        } else {
+            DatasetSpec::parse(a, default_alias)
+        };
         if spec.alias.is_empty() {
             spec.alias = format!("data{}", out.len());
         }
@@ -317,14 +273,56 @@ fn print_explain(prepared: &Prepared) {
     outln!("{}", prepared.explain());
 }
 
+/// How a rule's outcome reads in the human report: a failed rule labelled
+/// `severity = warn` is a warning, not a failure.
+fn verdict(r: &dqgate::report::RuleResult) -> (&'static str, &'static str) {
+    let warn = r.labels.get("severity").is_some_and(|s| s == "warn");
+    match r.outcome {
+        Outcome::Passed => ("PASS ", "32"),
+        Outcome::Failed if warn => ("WARN ", "35"),
+        Outcome::Failed => ("FAIL ", "31"),
+        Outcome::Error => ("ERROR", "33"),
+    }
+}
+
+/// The message lines of a rule; a composite's lines (one per side, in
+/// order) each start with the side's own rule.
+fn message_lines(rule: &str, message: &str) -> Vec<String> {
+    let lines: Vec<String> = message.lines().map(str::to_string).collect();
+    let parsed = dqgate::dqdl::parse(&format!("Rules = [ {rule} ]")).ok();
+    let Some(dqgate::dqdl::ast::RuleExpr::Composite(c)) = parsed
+        .as_ref()
+        .and_then(|r| r.rules.as_ref())
+        .and_then(|r| r.first())
+        .map(|t| &t.expr)
+    else {
+        return lines;
+    };
+    let mut sides = Vec::new();
+    leaves(&c.operands, &mut sides);
+    if sides.len() != lines.len() {
+        return lines;
+    }
+    sides
+        .into_iter()
+        .zip(lines)
+        .map(|(side, line)| format!("{side}: {line}"))
+        .collect()
+}
+
+/// The canonical text of every single rule in `operands`, in order.
+fn leaves(operands: &[dqgate::dqdl::ast::RuleExpr], out: &mut Vec<String>) {
+    for o in operands {
+        match o {
+            dqgate::dqdl::ast::RuleExpr::Rule(r) => out.push(dqgate::dqdl::format::rule_text(r)),
+            dqgate::dqdl::ast::RuleExpr::Composite(c) => leaves(&c.operands, out),
+        }
+    }
+}
+
 /// The human report: one line per rule, then a summary.
 pub fn table(report: &Report, color: bool) -> String {
-    let paint = |o: Outcome| {
-        let (text, code) = match o {
-            Outcome::Passed => ("PASS ", "32"),
-            Outcome::Failed => ("FAIL ", "31"),
-            Outcome::Error => ("ERROR", "33"),
-        };
+    let paint = |(text, code): (&str, &str)| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -333,8 +331,8 @@ pub fn table(report: &Report, color: bool) -> String {
     };
     let mut out = format!("{} — {}\n", report.ruleset, report.dataset);
     for r in &report.rules {
-        out.push_str(&format!("{} {}\n", paint(r.outcome), r.rule));
-        for line in r.message.lines() {
+        out.push_str(&format!("{} {}\n", paint(verdict(r)), r.rule));
+        for line in message_lines(&r.rule, &r.message) {
             out.push_str(&format!("      {line}\n"));
         }
     }

@@ -41,6 +41,11 @@ pub struct DemoArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// The instant the data is generated at (RFC 3339; default: now). The
+    /// data ends the day before it, and the demo's checks and the commands
+    /// it prints are pinned to it, so only the marked rules fail on any day.
+    #[arg(long, env = "DQGATE_NOW")]
+    pub now: Option<chrono::DateTime<Utc>>,
 }
 
 fn spec(alias: &str, path: &Path) -> DatasetSpec {
@@ -52,7 +57,8 @@ fn spec(alias: &str, path: &Path) -> DatasetSpec {
 }
 
 pub fn run(args: DemoArgs) -> ExitCode {
-    let anchor = Utc::now().date_naive().and_time(chrono::NaiveTime::MIN);
+    let clock = args.now.unwrap_or_else(Utc::now);
+    let anchor = clock.date_naive().and_time(chrono::NaiveTime::MIN);
     let text = args.format == OutputFormat::Text;
     if text {
         eprintln!(
@@ -87,6 +93,12 @@ pub fn run(args: DemoArgs) -> ExitCode {
         eprintln!("error: cannot create {}: {e}", rules_dir.display());
         return ExitCode::from(CANNOT_RUN);
     }
+    let clock_file = args.out.join("generated-at.txt");
+    let stamp = clock.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if let Err(e) = std::fs::write(&clock_file, format!("{stamp}\n")) {
+        eprintln!("error: cannot write {}: {e}", clock_file.display());
+        return ExitCode::from(CANNOT_RUN);
+    }
     let runtime = match super::runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -117,7 +129,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
             ruleset_name: path.display().to_string(),
             ruleset_text: ruleset.to_string(),
             datasets,
-            now: None,
+            now: Some(clock),
             memory_limit: None,
         };
         match runtime.block_on(check::run(request)) {
@@ -139,8 +151,13 @@ pub fn run(args: DemoArgs) -> ExitCode {
                 "The sample data carries deliberate defects: the rules marked \"expected to fail\" in {} should fail, and only those.",
                 rules_dir.display()
             );
+            let now = clock.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             outln!(
-                "Try: dqgate check --ruleset {}/sessions.dqdl --data {} --data users={} --data songs={} --explain",
+                "The data was generated as of {now} (recorded in {}); the commands below pin --now to it.",
+                clock_file.display()
+            );
+            outln!(
+                "Try: dqgate check --ruleset {}/sessions.dqdl --data {} --data users={} --data songs={} --now {now} --explain",
                 rules_dir.display(),
                 summary.sessions.display(),
                 summary.users.display(),

@@ -21,6 +21,7 @@ mod check;
 mod demo;
 mod fmt;
 mod serve;
+mod source;
 mod suggest;
 mod validate;
 

@@ -32,7 +32,7 @@ pub struct SuggestArgs {
     pub dataset_name: Option<String>,
     /// Where and what to read.
     #[command(flatten)]
-    pub source: super::check::SourceArgs,
+    pub source: super::source::SourceArgs,
     /// The clock freshness rules are measured against (RFC 3339).
     #[arg(long, env = "DQGATE_NOW")]
     pub now: Option<chrono::DateTime<chrono::Utc>>,
@@ -48,10 +48,9 @@ pub fn run(args: SuggestArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let Some(spec) = datasets(std::slice::from_ref(&args.data))
-            .into_iter()
-            .next()
-        else {
+        let mut specs = datasets(std::slice::from_ref(&args.data));
+        args.source.apply(&mut specs);
+        let Some(spec) = specs.into_iter().next() else {
             eprintln!("error: --data is required");
             return ExitCode::from(CANNOT_RUN);
         };

@@ -5,6 +5,7 @@
 
 pub mod confine;
 pub mod files;
+mod globs;
 pub mod iceberg;
 mod iceberg_confine;
 pub mod objects;
@@ -61,6 +62,16 @@ impl Format {
             Some(Format::Json)
         } else {
             None
+        }
+    }
+
+    /// The format's name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Iceberg => "iceberg",
         }
     }
 
@@ -221,6 +232,18 @@ pub enum SourceError {
         /// What the store said, in short.
         message: String,
     },
+    /// A line of a newline-delimited JSON file is not valid JSON.
+    #[error("dataset `{alias}`: {file}:{line}: not valid JSON: {message}")]
+    BadJsonLine {
+        /// The dataset alias.
+        alias: String,
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong, at which column.
+        message: String,
+    },
     /// The dataset's settings are unusable.
     #[error("{0}")]
     Config(String),
@@ -300,6 +323,8 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
     let is_iceberg = spec.format == Some(Format::Iceberg) || spec.location.starts_with("iceberg:");
     let mut registered = if is_iceberg {
         iceberg::register(ctx, spec).await?
+    } else if globs::is_glob(&spec.location) {
+        globs::register(ctx, spec).await?
     } else if spec.location.starts_with("s3://") {
         register_s3(ctx, spec).await?
     } else {
@@ -315,9 +340,8 @@ async fn register_local(
     ctx: &SessionContext,
     spec: &DatasetSpec,
 ) -> Result<Registered, SourceError> {
-    let is_glob = spec.location.contains(['*', '?', '[']);
     let path = Path::new(&spec.location);
-    if !is_glob && !path.exists() {
+    if !path.exists() {
         return Err(SourceError::NotFound {
             alias: spec.alias.clone(),
             location: spec.location.clone(),
@@ -331,7 +355,16 @@ async fn register_local(
     if path.is_dir() && !location.ends_with('/') {
         location.push('/');
     }
-    register_listing(ctx, spec, &location, format, path.is_dir()).await
+    let url = ListingTableUrl::parse(&location).map_err(|source| read_error(spec, source))?;
+    register_listing(ctx, spec, url, format, path.is_dir()).await
+}
+
+fn read_error(spec: &DatasetSpec, source: datafusion::error::DataFusionError) -> SourceError {
+    SourceError::Read {
+        alias: spec.alias.clone(),
+        location: spec.location.clone(),
+        source,
+    }
 }
 
 fn unknown_format(spec: &DatasetSpec) -> SourceError {
@@ -341,7 +374,12 @@ fn unknown_format(spec: &DatasetSpec) -> SourceError {
     }
 }
 
-/// `s3://bucket/key`: one object, a prefix (a "folder") or a glob.
+/// `s3://bucket/key`: one object or a prefix (a "folder"), with or
+/// without its trailing slash. A name with a data file extension is tried
+/// as an object first; anything HEAD does not find as an object (S3 answers
+/// 404 for a prefix, some compatible servers an error) is listed as a
+/// prefix. A name without an extension is listed first, and tried as an
+/// object only when nothing is under it and the format is given.
 async fn register_s3(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Registered, SourceError> {
     let store_err = |message: String| SourceError::Store {
         alias: spec.alias.clone(),
@@ -355,67 +393,83 @@ async fn register_s3(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Registe
         ))
     })?;
     let store = objects::s3_store(ctx, &bucket, &spec.options).await?;
-    let is_glob = key.contains(['*', '?', '[']);
-    let mut is_object = false;
-    // A key with a data file extension names an object; anything else is a
-    // prefix (a "folder"), listed below.
-    let looks_like_file = Format::from_extension(&key).is_some() || spec.format.is_some();
-    if !is_glob && looks_like_file && !key.is_empty() && !key.ends_with('/') {
-        match store
-            .head(&object_store::path::Path::from(key.as_str()))
-            .await
-        {
-            Ok(_) => is_object = true,
-            Err(object_store::Error::NotFound { .. }) if spec.format.is_some() => {}
-            Err(e) => return Err(store_err(store_message(&e))),
-        }
-    }
-    let format = if is_object || is_glob {
-        spec.format
-            .or_else(|| Format::from_extension(&key))
-            .ok_or_else(|| unknown_format(spec))?
-    } else {
-        // A prefix: it must hold at least one data object.
-        let prefix = object_store::path::Path::from(key.trim_end_matches('/'));
-        let mut listing = store.list(Some(&prefix));
-        let mut found = std::collections::BTreeSet::new();
-        while let Some(item) = listing.next().await {
-            let meta = item.map_err(|e| store_err(store_message(&e)))?;
-            let name = meta.location.filename().unwrap_or_default().to_string();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            if let Some(f) = spec.format.or_else(|| Format::from_extension(&name)) {
-                found.insert(f);
-                if spec.format.is_some() {
-                    break;
-                }
-            }
-        }
-        one_format(spec, found, "no data objects under the prefix")?
+    let object = object_store::path::Path::from(key.as_str());
+    let named = !key.is_empty() && !key.ends_with('/');
+    let head = async || match store.head(&object).await {
+        Ok(_) => Ok(true),
+        Err(
+            e @ (object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }),
+        ) => Err(store_err(store_message(&e))),
+        Err(_) => Ok(false),
     };
-    let mut location = spec.location.clone();
-    let is_prefix = !is_object && !is_glob;
-    if is_prefix && !location.ends_with('/') {
-        location.push('/');
+    let extension = Format::from_extension(&key);
+    let mut is_object = named && extension.is_some() && head().await?;
+    let mut found = std::collections::BTreeSet::new();
+    if !is_object {
+        found = prefix_formats(store.as_ref(), &key, spec)
+            .await
+            .map_err(|e| store_err(store_message(&e)))?;
+        is_object = found.is_empty() && named && spec.format.is_some() && head().await?;
     }
-    register_listing(ctx, spec, &location, format, is_prefix).await
+    let (location, format) = if is_object {
+        let format = spec
+            .format
+            .or(extension)
+            .ok_or_else(|| unknown_format(spec))?;
+        (spec.location.clone(), format)
+    } else {
+        let none = if named && extension.is_some() {
+            "no such object, and no data objects under it as a prefix"
+        } else {
+            "no data objects under the prefix"
+        };
+        let format = one_format(spec, found, none)?;
+        let mut location = spec.location.clone();
+        if !location.ends_with('/') {
+            location.push('/');
+        }
+        (location, format)
+    };
+    let url = ListingTableUrl::parse(&location).map_err(|source| read_error(spec, source))?;
+    register_listing(ctx, spec, url, format, !is_object).await
 }
 
-/// Registers a listing table over `location` (a URL or path DataFusion can list).
+/// The data formats of the objects under an S3 prefix (just the given
+/// format once one object is found, when the dataset names it).
+async fn prefix_formats(
+    store: &dyn ObjectStore,
+    key: &str,
+    spec: &DatasetSpec,
+) -> Result<std::collections::BTreeSet<Format>, object_store::Error> {
+    let prefix = object_store::path::Path::from(key.trim_end_matches('/'));
+    let mut listing = store.list(Some(&prefix));
+    let mut found = std::collections::BTreeSet::new();
+    while let Some(item) = listing.next().await {
+        let meta = item?;
+        let name = meta.location.filename().unwrap_or_default().to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if let Some(f) = spec.format.or_else(|| Format::from_extension(&name)) {
+            found.insert(f);
+            if spec.format.is_some() {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Registers a listing table over `url`.
 async fn register_listing(
     ctx: &SessionContext,
     spec: &DatasetSpec,
-    location: &str,
+    url: ListingTableUrl,
     format: Format,
     is_dir: bool,
 ) -> Result<Registered, SourceError> {
-    let read_err = |source| SourceError::Read {
-        alias: spec.alias.clone(),
-        location: spec.location.clone(),
-        source,
-    };
-    let url = ListingTableUrl::parse(location).map_err(read_err)?;
+    let read_err = |source| read_error(spec, source);
     let state = ctx.state();
     let extension = match format {
         Format::Parquet => ".parquet",
@@ -435,8 +489,14 @@ async fn register_listing(
                 .collect(),
         );
     }
-    let schema = options.infer_schema(&state, &url).await.map_err(read_err)?;
-    let single_file = !is_dir && !location.contains(['*', '?', '[']);
+    let schema = match options.infer_schema(&state, &url).await {
+        Ok(schema) => schema,
+        Err(e) if format == Format::Json => {
+            return Err(bad_json_line(spec).unwrap_or_else(|| read_err(e)));
+        }
+        Err(e) => return Err(read_err(e)),
+    };
+    let single_file = !is_dir;
     if schema.fields().is_empty() && single_file {
         return Err(SourceError::NoColumns {
             alias: spec.alias.clone(),
@@ -463,6 +523,63 @@ async fn register_listing(
         format: Some(format),
         ..Registered::default()
     })
+}
+
+/// The first line of a local JSON dataset that is not valid JSON, located
+/// by file and line (Arrow counts lines per batch, not per file).
+fn bad_json_line(spec: &DatasetSpec) -> Option<SourceError> {
+    use std::io::BufRead as _;
+    let path = Path::new(&spec.location);
+    let mut files = Vec::new();
+    if path.is_file() {
+        files.push(path.to_path_buf());
+    } else {
+        json_files(path, 4, &mut files);
+        files.sort();
+    }
+    for file in files {
+        let reader = std::io::BufReader::new(std::fs::File::open(&file).ok()?);
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.ok()?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&line) {
+                let message = e.to_string();
+                let message = message
+                    .split_once(" at line ")
+                    .map_or(message.clone(), |(what, _)| {
+                        format!("{what} at column {}", e.column())
+                    });
+                return Some(SourceError::BadJsonLine {
+                    alias: spec.alias.clone(),
+                    file: file.display().to_string(),
+                    line: n + 1,
+                    message,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The JSON files under `dir` (to `depth` folders), hidden names skipped.
+fn json_files(dir: &Path, depth: usize, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = e.path();
+        if path.is_dir() && depth > 0 {
+            json_files(&path, depth - 1, out);
+        } else if Format::from_extension(&name) == Some(Format::Json) {
+            out.push(path);
+        }
+    }
 }
 
 /// The format of a file by its name, or of a folder by the data files in

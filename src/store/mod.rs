@@ -236,7 +236,12 @@ impl Store {
                 })
             });
         }
-        let pool = pool_options.connect(url).await?;
+        let url = if backend == Backend::Sqlite {
+            sqlite_creating(url)?
+        } else {
+            url.to_string()
+        };
+        let pool = pool_options.connect(&url).await?;
         match backend {
             Backend::Sqlite => {
                 sqlx::query("PRAGMA journal_mode = WAL")
@@ -250,6 +255,7 @@ impl Store {
     }
 
     /// The SQLite URL of the store file under `data_dir`, creating the dir.
+    /// (`connect` creates a missing file and its folder for any SQLite URL.)
     pub fn sqlite_url(data_dir: &Path) -> Result<String, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.display().to_string(),
@@ -285,4 +291,26 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         })
     }
+}
+
+/// A SQLite URL that creates its database (and the database's folder)
+/// when missing, as `serve` does, unless the URL chooses a `mode`.
+fn sqlite_creating(url: &str) -> Result<String, StoreError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path.starts_with(':') || query.split('&').any(|p| p.starts_with("mode="))
+    {
+        return Ok(url.to_string());
+    }
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    let joiner = if query.is_empty() { "?" } else { "&" };
+    Ok(format!("{url}{joiner}mode=rwc"))
 }

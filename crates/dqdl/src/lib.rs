@@ -49,7 +49,7 @@ pub fn parse(source: &str) -> Result<Ruleset, DqdlError> {
         });
     }
     let mut pairs = DqdlParser::parse(GrammarRule::ruleset, source).map_err(|_| DqdlError {
-        diagnostics: vec![syntax_diagnostic(source, &index, &detailed_error(source))],
+        diagnostics: recover(source, &index),
     })?;
     let Some(top) = pairs.next() else {
         return Err(DqdlError {
@@ -122,6 +122,142 @@ fn guard_input(source: &str, index: &LineIndex) -> Option<Diagnostic> {
     None
 }
 
+/// Most syntax errors reported for one ruleset.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Every problem of a ruleset with syntax errors: after each one, the rule
+/// (or section entry) holding it is blanked out and the rest parsed again,
+/// so later syntax and validation errors are reported too. Positions stay
+/// those of `source`.
+fn recover(source: &str, index: &LineIndex) -> Vec<Diagnostic> {
+    let mut text = source.to_string();
+    let mut diagnostics = Vec::new();
+    loop {
+        let d = syntax_diagnostic(&text, index, &detailed_error(&text));
+        let at = d.start;
+        diagnostics.push(d);
+        let Some(range) = enclosing_item(&text, at) else {
+            break;
+        };
+        let mut blanked = text.clone().into_bytes();
+        for b in &mut blanked[range] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+        let Ok(next) = String::from_utf8(blanked) else {
+            break;
+        };
+        text = next;
+        match DqdlParser::parse(GrammarRule::ruleset, &text) {
+            Ok(mut pairs) => {
+                if let Some(top) = pairs.next() {
+                    let mut builder = build::Builder::new(&text, index);
+                    let ruleset = builder.ruleset(top);
+                    diagnostics.extend(builder.into_diagnostics());
+                    diagnostics.extend(validate::validate(&ruleset, &text, index));
+                }
+                break;
+            }
+            Err(_) if diagnostics.len() >= MAX_SYNTAX_ERRORS => break,
+            Err(_) => {}
+        }
+    }
+    for d in &mut diagnostics {
+        (d.line, d.column) = index.position(source, d.start);
+    }
+    diagnostics.sort_by_key(|d| d.start);
+    diagnostics.dedup_by_key(|d| d.start);
+    diagnostics
+}
+
+/// The byte range of the section entry (a rule, an analyzer, a metadata
+/// key) holding `offset`, with one comma next to it, when other entries
+/// remain in its section; `None` otherwise.
+fn enclosing_item(text: &str, offset: usize) -> Option<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    // Entries of the current section: (start, end, comma after it).
+    let mut entries: Vec<(usize, usize, Option<usize>)> = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_string {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'#' => {
+                i = text[i..].find('\n').map_or(bytes.len(), |e| i + e);
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth == 1 {
+                    entries.clear();
+                    start = i + 1;
+                }
+            }
+            b')' | b']' | b'}' => {
+                if depth == 1 {
+                    entries.push((start, i, None));
+                    if let Some(found) = pick(text, &entries, offset) {
+                        return found;
+                    }
+                }
+                depth = depth.saturating_sub(1);
+            }
+            b',' if depth == 1 => {
+                entries.push((start, i, Some(i)));
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth == 0 {
+        return None;
+    }
+    // An unclosed section: its entries so far.
+    entries.push((start, bytes.len(), None));
+    pick(text, &entries, offset).flatten()
+}
+
+/// The entry of a section holding `offset` with a comma to remove along
+/// with it: `Some(None)` when it is the section's only entry.
+fn pick(
+    text: &str,
+    entries: &[(usize, usize, Option<usize>)],
+    offset: usize,
+) -> Option<Option<std::ops::Range<usize>>> {
+    let k = entries
+        .iter()
+        .position(|(s, e, _)| *s <= offset && offset <= *e)?;
+    let non_blank = |(s, e, _): &(usize, usize, Option<usize>)| {
+        text.get(*s..*e).is_some_and(|t| {
+            t.lines()
+                .any(|l| !l.split('#').next().unwrap_or_default().trim().is_empty())
+        })
+    };
+    if entries.iter().filter(|x| non_blank(x)).count() < 2 {
+        return Some(None);
+    }
+    let (s, e, comma) = entries[k];
+    Some(match comma {
+        Some(c) => Some(s..c + 1),
+        // The last entry takes the comma before it.
+        None => k.checked_sub(1).and_then(|p| entries[p].2).map(|c| c..e),
+    })
+}
+
 /// Parses again with pest's detailed attempt tracking, which costs time and
 /// so is only paid for input that already failed.
 fn detailed_error(source: &str) -> pest::error::Error<GrammarRule> {
@@ -150,6 +286,16 @@ fn syntax_diagnostic(
         pest::error::InputLocation::Span((s, _)) => s,
     };
     let attempts = e.parse_attempts();
+    if let Some(d) = attempts.as_ref().and_then(|a| {
+        let tokens: Vec<String> = a
+            .expected_tokens()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        missing_comma(source, index, a.max_position, &tokens)
+    }) {
+        return d;
+    }
     let mut expected: Vec<String> = match &e.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => positives
             .iter()
@@ -202,6 +348,48 @@ fn syntax_diagnostic(
     }
     let end = offset + found_token_len(found_text);
     index.diagnostic(source, Span::new(offset, end), message)
+}
+
+/// Two values side by side where a `,` was expected (`["US" "GB"]`): the
+/// error points at the gap between them and says a comma is missing.
+fn missing_comma(
+    source: &str,
+    index: &LineIndex,
+    max_position: usize,
+    expected_tokens: &[String],
+) -> Option<Diagnostic> {
+    let at = max_position.min(source.len());
+    let wants_comma = expected_tokens.iter().any(|t| t == ",");
+    let next = source[at..].chars().next()?;
+    let before = source[..at].trim_end();
+    let previous = before.chars().last()?;
+    let is_value_start = |c: char| c == '"' || c.is_ascii_digit() || c == '-';
+    let is_value_end = |c: char| c == '"' || c.is_ascii_digit();
+    if !(wants_comma && is_value_start(next) && is_value_end(previous)) {
+        return None;
+    }
+    let value_start = if previous == '"' {
+        before[..before.len() - 1].rfind('"').unwrap_or(0)
+    } else {
+        before
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            .map_or(0, |i| i + 1)
+    };
+    let shown = |t: &str| t.chars().take(40).collect::<String>();
+    let next_len = if next == '"' {
+        source[at + 1..]
+            .find('"')
+            .map_or(source.len() - at, |i| i + 2)
+    } else {
+        found_token_len(&source[at..])
+    };
+    let message = format!(
+        "missing `,` between {} and {}: list items are separated by commas",
+        shown(&before[value_start..]),
+        shown(&source[at..at + next_len])
+    );
+    let gap = before.len();
+    Some(index.diagnostic(source, Span::new(gap, at.max(gap + 1)), message))
 }
 
 fn found_token_len(text: &str) -> usize {

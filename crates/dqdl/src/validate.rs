@@ -164,7 +164,18 @@ impl<'a> Validator<'a> {
 
         if let Some(w) = &r.where_clause {
             if !spec.allows_where {
-                self.error(w.span, format!("{name} does not support a `where` clause"));
+                // Glue's documentation prints `ColumnNamesMatchPattern ...
+                // where ...`; the reference parser rejects it, and so do we.
+                let why = match name {
+                    "ColumnCount" | "ColumnExists" | "ColumnNamesMatchPattern" => {
+                        ": it checks the columns, and a `where` only filters rows"
+                    }
+                    _ => "",
+                };
+                self.error(
+                    w.span,
+                    format!("{name} does not support a `where` clause{why}"),
+                );
             } else if w.value.is_empty() {
                 self.error(w.span, "a `where` clause cannot be empty");
             }

@@ -139,7 +139,7 @@ impl<'a> Planner<'a> {
         Err(match self.ctx.unavailable.get(alias) {
             Some(reason) => error(reason.clone()),
             None => error(format!(
-                "reference not found: no dataset `{alias}`; pass it with --data {alias}=PATH"
+                "reference not found: no dataset was given under the alias `{alias}`"
             )),
         })
     }
