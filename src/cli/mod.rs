@@ -41,6 +41,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print a shell completion script: `dqgate completions bash >
+    /// /etc/bash_completion.d/dqgate` (or zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Check DQDL files for syntax and static errors.
     ///
     /// Exit status: 0 when every file is valid, 1 otherwise. Each error is
@@ -128,6 +134,11 @@ pub enum OutputFormat {
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "dqgate", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Validate { files, format } => validate::run(&files, format),
         Command::Fmt {
             files,

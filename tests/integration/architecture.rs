@@ -148,3 +148,39 @@ fn references_are_found_in_groups_and_paths() {
         ["history", "judge", "plan"]
     );
 }
+
+/// dqgate.example.toml documents every `dqgate.toml` key, and loads once
+/// its settings are uncommented.
+#[test]
+fn the_example_config_names_every_setting_and_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("dqgate.example.toml")).expect("example");
+    let settings: String = example
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("dqgate.toml");
+    std::fs::write(&path, &settings).expect("write");
+    dqgate::config::FileConfig::load(Some(&path)).expect("the uncommented example loads");
+    let source = std::fs::read_to_string(root.join("src/config.rs")).expect("config.rs");
+    let fields = source
+        .split("pub struct FileConfig {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}").next())
+        .expect("FileConfig");
+    for line in fields.lines() {
+        if let Some(name) = line
+            .trim()
+            .strip_prefix("pub ")
+            .and_then(|l| l.split(':').next())
+        {
+            assert!(
+                settings.contains(&format!("{name} = ")),
+                "dqgate.example.toml does not show `{name}`"
+            );
+        }
+    }
+}

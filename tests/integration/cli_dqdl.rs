@@ -102,3 +102,22 @@ fn fmt_prints_checks_and_writes() {
     assert_eq!(broken.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken.dqdl:1:10: error:"));
 }
+
+#[test]
+fn shell_completions_are_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (shell, marker) in [
+        ("bash", "_dqgate()"),
+        ("zsh", "#compdef dqgate"),
+        ("fish", "complete -c dqgate"),
+    ] {
+        let out = dqgate(&["completions", shell], dir.path());
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("check"),
+            "{shell} completes the subcommands"
+        );
+    }
+}
