@@ -16,6 +16,7 @@ mod fixtures;
 mod glue_fidelity;
 mod history;
 mod iceberg;
+mod openapi;
 mod recovery;
 mod rulesets;
 mod s3;
