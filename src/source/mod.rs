@@ -4,6 +4,7 @@
 //! folders; and Apache Iceberg tables (see [`iceberg`]).
 
 pub mod confine;
+mod csv;
 pub mod files;
 pub mod iceberg;
 pub mod objects;
@@ -15,13 +16,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use confine::{ConfineError, Confinement};
+pub use csv::check_options;
 
 use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -63,13 +64,25 @@ impl Format {
         }
     }
 
-    fn file_format(self) -> Arc<dyn FileFormat> {
+    /// The format's name as options and messages spell it.
+    pub fn name(self) -> &'static str {
         match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Iceberg => "iceberg",
+        }
+    }
+
+    /// The DataFusion format reading `spec` (CSV with its options).
+    fn file_format(self, spec: &DatasetSpec) -> Result<Arc<dyn FileFormat>, SourceError> {
+        csv::check_applicable(spec, self)?;
+        Ok(match self {
             Format::Parquet => Arc::new(ParquetFormat::default()),
-            Format::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
+            Format::Csv => Arc::new(csv::format(spec)?),
             // Iceberg tables are never read through a listing table.
             Format::Json | Format::Iceberg => Arc::new(JsonFormat::default()),
-        }
+        })
     }
 }
 
@@ -112,6 +125,20 @@ pub struct SourceOptions {
     /// `"column"`); overrides the ruleset's Metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub composite_mode: Option<crate::dqdl::ast::CompositeMode>,
+    /// CSV: the field separator, one ASCII character (`tab` for a tab);
+    /// default `,`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// CSV: whether the first line names the columns (default true;
+    /// without it columns are `column_1`, `column_2`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    /// CSV: a text that means NULL (as empty fields do), e.g. `NA`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub null_value: Option<String>,
+    /// CSV: the quote character, one ASCII character; default `"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
 }
 
 /// What registering a dataset found out.
@@ -192,7 +219,7 @@ pub enum SourceError {
     },
     /// The format could not be inferred.
     #[error(
-        "dataset `{alias}`: cannot tell the format of {location}; use a .parquet, .csv or .json/.ndjson name"
+        "dataset `{alias}`: cannot tell the format of {location}; use a .parquet, .csv or .json/.ndjson name, or give the dataset's `format`"
     )]
     UnknownFormat {
         /// The dataset alias.
@@ -401,7 +428,16 @@ async fn register_listing(
         Format::Csv => ".csv",
         Format::Json | Format::Iceberg => "",
     };
-    let mut options = ListingOptions::new(format.file_format()).with_file_extension(extension);
+    // A single file named by the user is read whatever its name ends with
+    // (its format given); folders and globs read the format's extension.
+    let single_file = !is_dir && !location.contains(['*', '?', '[']);
+    let extension = if single_file && !location.to_ascii_lowercase().ends_with(extension) {
+        ""
+    } else {
+        extension
+    };
+    let mut options =
+        ListingOptions::new(format.file_format(spec)?).with_file_extension(extension);
     if is_dir {
         let partitions = options
             .infer_partitions(&state, &url)
@@ -415,7 +451,6 @@ async fn register_listing(
         );
     }
     let schema = options.infer_schema(&state, &url).await.map_err(read_err)?;
-    let single_file = !is_dir && !location.contains(['*', '?', '[']);
     if schema.fields().is_empty() && single_file {
         return Err(SourceError::NoColumns {
             alias: spec.alias.clone(),
@@ -432,12 +467,26 @@ async fn register_listing(
             ),
         });
     }
+    let null_text = spec
+        .options
+        .null_value
+        .as_ref()
+        .filter(|_| format == Format::Csv);
+    let read_schema = match null_text {
+        Some(_) => csv::text_schema(&schema),
+        None => schema.clone(),
+    };
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(schema);
-    let table = ListingTable::try_new(config).map_err(read_err)?;
-    ctx.register_table(spec.alias.as_str(), Arc::new(table))
-        .map_err(read_err)?;
+        .with_schema(read_schema);
+    let table = Arc::new(ListingTable::try_new(config).map_err(read_err)?);
+    match null_text {
+        Some(text) => csv::register_null_view(ctx, spec, &schema, table, text).await?,
+        None => {
+            ctx.register_table(spec.alias.as_str(), table)
+                .map_err(read_err)?;
+        }
+    }
     Ok(Registered {
         format: Some(format),
         ..Registered::default()
@@ -476,7 +525,7 @@ fn one_format(
             let names: Vec<String> = [a, b]
                 .into_iter()
                 .chain(formats)
-                .map(|f| format!("{f:?}").to_lowercase())
+                .map(|f| f.name().to_string())
                 .collect();
             Err(SourceError::Config(format!(
                 "dataset `{}`: {} holds {} files, and one dataset is read in one format; keep one format per folder, name one kind with a glob (e.g. {}/*.csv), or register the dataset with its `format`",

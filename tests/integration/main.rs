@@ -23,4 +23,5 @@ mod s3;
 mod semantics;
 mod service;
 mod service_inprocess;
+mod source_options;
 mod sources;
