@@ -412,6 +412,15 @@ pub async fn put_dataset(
             format!("dataset `{name}`: {e}"),
         )
     })?;
+    // A local location must exist now; S3 and Iceberg are reached at the
+    // first run, whose error names what is missing.
+    if let Some(missing) = crate::source::missing_local(&spec) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "location_not_found",
+            format!("dataset `{name}`: no file or folder at {missing}"),
+        ));
+    }
     let format_text = serde_json::to_value(format)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

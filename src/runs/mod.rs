@@ -78,8 +78,10 @@ pub struct RunRequest {
     pub run_key: String,
     /// Registered dataset to check.
     pub dataset: String,
-    /// Ruleset name (its latest version is used).
+    /// Ruleset name.
     pub ruleset: String,
+    /// The version to evaluate; `None` is the latest.
+    pub ruleset_version: Option<i64>,
     /// Pipeline stage.
     pub stage: String,
     /// Other registered datasets by the alias rules use.
@@ -101,6 +103,7 @@ impl RunRequest {
                 self.parameters.clone()
             },
             aliases: self.aliases.clone(),
+            ruleset_version: self.ruleset_version,
         }
     }
 }
@@ -115,6 +118,7 @@ fn retry_of(run: RunRecord, requested: &RunIdentity) -> Result<RunRecord, RunErr
         parameters: run.parameters.clone(),
         // Runs stored before requests were recorded kept no aliases.
         aliases: requested.aliases.clone(),
+        ruleset_version: requested.ruleset_version,
     });
     if &existing == requested {
         Ok(run)
@@ -133,6 +137,16 @@ pub enum RunError {
     /// No live ruleset has this name.
     #[error("no ruleset `{0}`")]
     RulesetNotFound(String),
+    /// The ruleset exists but not in the version asked for.
+    #[error("ruleset `{name}` has no version {version}; its latest is version {latest}")]
+    RulesetVersionNotFound {
+        /// The ruleset.
+        name: String,
+        /// The version asked for.
+        version: i64,
+        /// Its latest version.
+        latest: i64,
+    },
     /// No dataset is registered under this name.
     #[error("no dataset `{0}`")]
     DatasetNotFound(String),
@@ -238,10 +252,21 @@ impl Runs {
         if let Some(existing) = store.find_run_by_key(&req.run_key).await? {
             return self.settle(retry_of(existing, &request)?).await;
         }
-        let ruleset = store
+        let latest = store
             .get_ruleset(&req.ruleset, None)
             .await?
             .ok_or_else(|| RunError::RulesetNotFound(req.ruleset.clone()))?;
+        let ruleset = match req.ruleset_version {
+            Some(version) if version != latest.version => store
+                .get_ruleset(&req.ruleset, Some(version))
+                .await?
+                .ok_or(RunError::RulesetVersionNotFound {
+                    name: req.ruleset.clone(),
+                    version,
+                    latest: latest.version,
+                })?,
+            _ => latest,
+        };
         self.check_rule_count(&ruleset)?;
         let dataset = store
             .get_dataset(&req.dataset)

@@ -288,6 +288,25 @@ pub fn store_message(e: &object_store::Error) -> String {
     short
 }
 
+/// For a local file dataset, the part of its location that does not
+/// exist (for a glob, the folder before the first wildcard); `None` when
+/// it exists or the dataset is in S3 or Iceberg.
+pub fn missing_local(spec: &DatasetSpec) -> Option<String> {
+    let remote = spec.format == Some(Format::Iceberg)
+        || spec.location.starts_with("iceberg:")
+        || spec.location.starts_with("s3://");
+    if remote {
+        return None;
+    }
+    let fixed = match spec.location.find(['*', '?', '[']) {
+        Some(i) => spec.location[..i]
+            .rsplit_once('/')
+            .map_or(".", |(dir, _)| if dir.is_empty() { "/" } else { dir }),
+        None => spec.location.as_str(),
+    };
+    (!Path::new(fixed).exists()).then(|| fixed.to_string())
+}
+
 /// Registers `spec` in `ctx` under its alias: Iceberg tables through
 /// their catalog or metadata file, files as a listing table (format,
 /// schema and hive partition columns inferred), then the slice, if any.

@@ -89,6 +89,9 @@ pub struct RunIdentity {
     pub parameters: serde_json::Value,
     /// Other datasets by alias.
     pub aliases: BTreeMap<String, String>,
+    /// The ruleset version the caller pinned (`None`: the latest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ruleset_version: Option<i64>,
 }
 
 /// A stored run (without its results).
@@ -331,6 +334,7 @@ impl Store {
             stage: stage.to_string(),
             parameters: parameters.clone(),
             aliases: BTreeMap::new(),
+            ruleset_version: None,
         };
         self.claim_run_for(id, run_key, ruleset_version, &request)
             .await

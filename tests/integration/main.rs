@@ -25,3 +25,4 @@ mod service;
 mod service_inprocess;
 mod source_options;
 mod sources;
+mod trends_discovery;
