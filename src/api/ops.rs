@@ -40,7 +40,13 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.runs.in_flight()),
+        state.metrics.render(
+            super::metrics::Gauges {
+                in_flight: state.runs.in_flight(),
+                queue_depth: state.runs.queue_depth(),
+            },
+            &state.store.latency(),
+        ),
     )
         .into_response()
 }

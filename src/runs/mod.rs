@@ -65,10 +65,25 @@ pub struct RunLimits {
     pub max_rules: usize,
 }
 
+/// A recorded run, as counters see it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd<'a> {
+    /// The registered dataset evaluated.
+    pub dataset: &'a str,
+    /// The caller's pipeline stage.
+    pub stage: &'a str,
+    /// The gate decision.
+    pub decision: Decision,
+    /// The rules' outcomes.
+    pub outcomes: &'a [Outcome],
+    /// Wall time of the evaluation.
+    pub seconds: f64,
+}
+
 /// Told about every run that is recorded (service counters).
 pub trait RunObserver: Send + Sync {
-    /// A run was recorded with this decision and these rule outcomes.
-    fn run_finished(&self, decision: Decision, outcomes: &[Outcome], seconds: f64);
+    /// A run was recorded.
+    fn run_finished(&self, end: &RunEnd<'_>);
 }
 
 /// What a caller asks to evaluate.
@@ -297,6 +312,7 @@ impl Runs {
         };
         let done = queue.evaluating(&id);
         let span = tracing::info_span!("run", run_id = %id, dataset = %req.dataset, ruleset = %req.ruleset, stage = %req.stage);
+        let labels = (req.dataset.clone(), req.stage.clone());
         let job = Job {
             ruleset,
             dataset: (req.dataset, dataset),
@@ -314,6 +330,7 @@ impl Runs {
                     tracing::error!("evaluation panicked");
                     runs.record_failure(
                         &task_id,
+                        (&labels.0, &labels.1),
                         "internal error during evaluation; see the server log",
                     )
                     .await;
@@ -401,6 +418,12 @@ impl Runs {
     /// Evaluations accepted and not yet recorded.
     pub fn in_flight(&self) -> usize {
         self.inner.queue.in_flight()
+    }
+
+    /// Evaluations accepted and waiting for an evaluation permit.
+    pub fn queue_depth(&self) -> usize {
+        let queue = &self.inner.queue;
+        queue.in_flight().saturating_sub(queue.running())
     }
 
     /// Waits up to `grace` for evaluations in flight, then marks the runs

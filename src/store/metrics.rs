@@ -123,6 +123,7 @@ impl Store {
         keys: &[SeriesKey],
         limit: i64,
     ) -> Result<History, StoreError> {
+        let _timer = self.timer("history");
         let mut history = History::empty();
         for key in keys {
             let rows: Vec<HistoryRow> = sqlx::query_as(

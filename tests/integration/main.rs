@@ -17,6 +17,7 @@ mod glue_fidelity;
 mod history;
 mod iceberg;
 mod openapi;
+mod prometheus;
 mod recovery;
 mod rulesets;
 mod s3;
