@@ -26,4 +26,5 @@ mod service;
 mod service_inprocess;
 mod source_options;
 mod sources;
+mod suggest_robust;
 mod trends_discovery;
