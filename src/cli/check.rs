@@ -132,9 +132,9 @@ impl SourceArgs {
                 Some((alias, rest)) if !alias.contains('=') => (alias, rest),
                 _ => (dqgate::plan::PRIMARY, option.as_str()),
             };
-            let (key, value) = setting.split_once('=').ok_or_else(|| {
-                format!("--data-option `{option}`: expected [ALIAS:]KEY=VALUE")
-            })?;
+            let (key, value) = setting
+                .split_once('=')
+                .ok_or_else(|| format!("--data-option `{option}`: expected [ALIAS:]KEY=VALUE"))?;
             let spec = specs
                 .iter_mut()
                 .find(|s| s.alias == target)

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::{RunEnd, Runs};
 use super::record::{counts, report_records};
+use super::{RunEnd, Runs};
 use crate::check::{self, CheckRequest, HistoryScope};
 use crate::gate::{Decision, decide_report};
 use crate::report::Report;

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::Column;
 use datafusion::datasource::file_format::csv::CsvFormat;
-use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::listing::{ListingTable, ListingTableUrl};
 use datafusion::functions::expr_fn::nullif;
 use datafusion::prelude::{Expr, SessionContext, cast, lit};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::memory::InMemory;
 
 use super::{DatasetSpec, Format, SourceError, SourceOptions};
 
@@ -38,6 +41,7 @@ pub fn check_applicable(spec: &DatasetSpec, format: Format) -> Result<(), Source
         ("header", o.header.is_some()),
         ("null_value", o.null_value.is_some()),
         ("quote", o.quote.is_some()),
+        ("malformed_rows", o.malformed_rows.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
@@ -186,7 +190,129 @@ pub async fn register_null_view(
         .and_then(|t| t.select(columns))
         .map_err(bad)?
         .into_view();
-    ctx.register_table(spec.alias.as_str(), view)
-        .map_err(bad)?;
+    ctx.register_table(spec.alias.as_str(), view).map_err(bad)?;
     Ok(())
+}
+
+/// What reading does with a CSV row whose field count differs from the
+/// header's (the `malformed_rows` option).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MalformedRows {
+    /// Stop with the file, line and widths (the default).
+    #[default]
+    Fail,
+    /// Read it as a row of NULLs, which fails every rule NULL fails, and
+    /// count it (`Dataset.*.MalformedRows`): Spark's PERMISSIVE mode.
+    Count,
+}
+
+/// With `malformed_rows = "count"`: copies the CSV files `url` lists into
+/// memory, each malformed record replaced by one of empty fields (NULLs),
+/// registers the copy under a `memory://` URL and returns that URL (same
+/// paths, so partitions and globs read alike) and the records replaced.
+/// The files are held in memory for the evaluation.
+pub async fn count_malformed(
+    ctx: &SessionContext,
+    spec: &DatasetSpec,
+    url: &ListingTableUrl,
+    extension: &str,
+) -> Result<(ListingTableUrl, u64), SourceError> {
+    let read_err = |source: datafusion::error::DataFusionError| SourceError::Read {
+        alias: spec.alias.clone(),
+        location: spec.location.clone(),
+        source,
+    };
+    let o = &spec.options;
+    let delimiter = match &o.delimiter {
+        Some(d) => one_byte(spec, "delimiter", d)?,
+        None => b',',
+    };
+    let quote = match &o.quote {
+        Some(q) => one_byte(spec, "quote", q)?,
+        None => b'"',
+    };
+    let state = ctx.state();
+    let source = state
+        .runtime_env()
+        .object_store(url.object_store())
+        .map_err(read_err)?;
+    let files: Vec<object_store::ObjectMeta> = url
+        .list_all_files(&state, source.as_ref(), extension)
+        .await
+        .map_err(read_err)?
+        .try_collect()
+        .await
+        .map_err(read_err)?;
+    let copy = Arc::new(InMemory::new());
+    let mut malformed = 0;
+    for meta in files {
+        let store_err = |e: object_store::Error| SourceError::Store {
+            alias: spec.alias.clone(),
+            location: meta.location.to_string(),
+            message: super::store_message(&e),
+        };
+        let data = source
+            .get(&meta.location)
+            .await
+            .map_err(store_err)?
+            .bytes()
+            .await
+            .map_err(store_err)?;
+        let (text, replaced) = replace_malformed(&data, delimiter, quote).map_err(|e| {
+            SourceError::Config(format!(
+                "dataset `{}`: cannot read {} as CSV: {e}",
+                spec.alias, meta.location
+            ))
+        })?;
+        malformed += replaced;
+        copy.put(&meta.location, text.into())
+            .await
+            .map_err(store_err)?;
+    }
+    let host: String = spec
+        .alias
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let base = format!("memory://dqgate-malformed-{host}");
+    let store_url = url::Url::parse(&base)
+        .map_err(|e| SourceError::Config(format!("dataset `{}`: {e}", spec.alias)))?;
+    ctx.register_object_store(&store_url, copy);
+    let slash = if url.is_collection() { "/" } else { "" };
+    let copied =
+        ListingTableUrl::parse(format!("{base}/{}{slash}", url.prefix())).map_err(read_err)?;
+    Ok((copied, malformed))
+}
+
+/// The CSV text with every record whose field count differs from the
+/// first record's replaced by a record of empty fields; and how many were.
+fn replace_malformed(data: &[u8], delimiter: u8, quote: u8) -> Result<(Vec<u8>, u64), csv::Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .quote(quote)
+        .from_reader(data);
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .quote(quote)
+        .from_writer(Vec::with_capacity(data.len()));
+    let mut width = None;
+    let mut replaced = 0;
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record)? {
+        let expected = *width.get_or_insert(record.len());
+        if record.len() == expected {
+            writer.write_byte_record(&record)?;
+        } else {
+            replaced += 1;
+            let empty = csv::ByteRecord::from(vec![""; expected]);
+            writer.write_byte_record(&empty)?;
+        }
+    }
+    let text = writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok((text, replaced))
 }

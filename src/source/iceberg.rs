@@ -456,6 +456,7 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
             format: Some(Format::Iceberg),
             snapshot_id,
             slice: Some(words),
+            malformed_rows: None,
         });
     }
     let provider = match snapshot_id {
@@ -469,6 +470,7 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
         format: Some(Format::Iceberg),
         snapshot_id,
         slice: None,
+        malformed_rows: None,
     })
 }
 

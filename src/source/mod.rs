@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use confine::{ConfineError, Confinement};
-pub use csv::check_options;
+pub use csv::{MalformedRows, check_options};
 
 use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -139,6 +139,11 @@ pub struct SourceOptions {
     /// CSV: the quote character, one ASCII character; default `"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,
+    /// CSV: a row with more or fewer fields than the header stops the
+    /// read (`"fail"`, the default) or is read as NULLs and counted
+    /// (`"count"`, metric `Dataset.*.MalformedRows`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed_rows: Option<MalformedRows>,
 }
 
 /// What registering a dataset found out.
@@ -152,6 +157,10 @@ pub struct Registered {
     /// The slice applied, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slice: Option<String>,
+    /// CSV with `malformed_rows = "count"`: rows read as NULLs because
+    /// their field count was wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed_rows: Option<u64>,
 }
 
 /// A dataset as the user names it: an alias and a location.
@@ -440,7 +449,7 @@ async fn register_listing(
         location: spec.location.clone(),
         source,
     };
-    let url = ListingTableUrl::parse(location).map_err(read_err)?;
+    let mut url = ListingTableUrl::parse(location).map_err(read_err)?;
     let state = ctx.state();
     let extension = match format {
         Format::Parquet => ".parquet",
@@ -455,8 +464,13 @@ async fn register_listing(
     } else {
         extension
     };
-    let mut options =
-        ListingOptions::new(format.file_format(spec)?).with_file_extension(extension);
+    let mut options = ListingOptions::new(format.file_format(spec)?).with_file_extension(extension);
+    let mut malformed_rows = None;
+    if format == Format::Csv && spec.options.malformed_rows == Some(MalformedRows::Count) {
+        let (copied, count) = csv::count_malformed(ctx, spec, &url, extension).await?;
+        url = copied;
+        malformed_rows = Some(count);
+    }
     if is_dir {
         let partitions = options
             .infer_partitions(&state, &url)
@@ -508,6 +522,7 @@ async fn register_listing(
     }
     Ok(Registered {
         format: Some(format),
+        malformed_rows,
         ..Registered::default()
     })
 }

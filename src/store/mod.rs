@@ -25,11 +25,11 @@ mod tokens;
 pub use datasets::DatasetRecord;
 pub use metrics::TrendPoint;
 pub use rulesets::RulesetVersion;
-pub use timing::{Histogram, Latency};
 pub use runs::{
     Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity, RunRecord, RunStatus,
     UnknownStatus,
 };
+pub use timing::{Histogram, Latency};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

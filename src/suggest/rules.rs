@@ -121,7 +121,16 @@ const FREE_TEXT_WORDS: &[&str] = &[
 ];
 /// Name words of date and partition columns: never value lists.
 const DATE_WORDS: &[&str] = &[
-    "date", "day", "dt", "month", "year", "hour", "time", "ts", "timestamp", "at",
+    "date",
+    "day",
+    "dt",
+    "month",
+    "year",
+    "hour",
+    "time",
+    "ts",
+    "timestamp",
+    "at",
 ];
 /// Name words of event times: freshness applies.
 const EVENT_WORDS: &[&str] = &[
@@ -265,10 +274,7 @@ impl NumericRange {
                 format!("{column} <= {low}"),
                 format!("{column} >= {}", self.high),
             ),
-            None => (
-                format!("{column} < 0"),
-                format!("{column} > {}", self.high),
-            ),
+            None => (format!("{column} < 0"), format!("{column} > {}", self.high)),
         }
     }
 }
@@ -388,7 +394,11 @@ fn column_rules(
                 show(max),
                 show(p01),
                 show(p99),
-                if range.low.is_none() { ", never negative" } else { "" }
+                if range.low.is_none() {
+                    ", never negative"
+                } else {
+                    ""
+                }
             ));
             let (low_text, high_text) = match range.low {
                 Some(low) => (
@@ -467,8 +477,7 @@ fn column_rules(
             }
         }
         ColumnKind::Temporal => {
-            let event_time =
-                named(&c.name, EVENT_WORDS) && !named(&c.name, ATTRIBUTE_DATE_WORDS);
+            let event_time = named(&c.name, EVENT_WORDS) && !named(&c.name, ATTRIBUTE_DATE_WORDS);
             if c.non_null < rows || !event_time {
                 return;
             }

@@ -7,6 +7,7 @@ mod bounded;
 mod cli_check;
 mod cli_dqdl;
 mod confine;
+mod csv_malformed;
 mod demo;
 mod dqdl_golden;
 mod dqdl_props;

@@ -47,7 +47,10 @@ async fn metrics_carry_dataset_stage_and_decision_labels() {
         for (series, expected) in [
             (format!("dqgate_dataset_runs_total{{{landing}}}"), 2.0),
             (format!("dqgate_dataset_runs_total{{{transform}}}"), 1.0),
-            (format!("dqgate_dataset_evaluation_seconds_count{{{landing}}}"), 2.0),
+            (
+                format!("dqgate_dataset_evaluation_seconds_count{{{landing}}}"),
+                2.0,
+            ),
             (
                 format!("dqgate_dataset_evaluation_seconds_bucket{{{transform},le=\"+Inf\"}}"),
                 1.0,
@@ -56,7 +59,11 @@ async fn metrics_carry_dataset_stage_and_decision_labels() {
             ("dqgate_queue_depth".to_string(), 0.0),
             ("dqgate_evaluations_in_flight".to_string(), 0.0),
         ] {
-            assert_eq!(value(&series), Some(expected), "{backend}: {series}\n{text}");
+            assert_eq!(
+                value(&series),
+                Some(expected),
+                "{backend}: {series}\n{text}"
+            );
         }
         assert!(!text.contains("ghost"), "{backend}: {text}");
         for operation in ["claim", "finish", "ruleset", "dataset"] {

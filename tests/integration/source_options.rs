@@ -146,7 +146,10 @@ async fn each_csv_option_changes_how_the_file_is_read() {
         Err(e) => e.to_string(),
         Ok(r) => format!("{:?}", r.rules[0].message),
     };
-    assert!(message.contains("delimiter must be one ASCII character"), "{message}");
+    assert!(
+        message.contains("delimiter must be one ASCII character"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -225,7 +228,12 @@ async fn registry_options_read_csv_and_unknown_ones_are_rejected() {
                         "options": {"delimiter": ";", "null_value": "NA", "header": true, "quote": "\""}}),
             )
             .await;
-        assert_eq!(r.status, 201, "{backend}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            201,
+            "{backend}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         let r = s
             .put_text(
                 "/v1/rulesets/export-checks",
@@ -256,7 +264,10 @@ async fn registry_options_read_csv_and_unknown_ones_are_rejected() {
                 .await;
             assert_eq!(r.status, 400, "{backend}: {options}");
             assert!(
-                r.json()["detail"].as_str().unwrap_or_default().contains(needle),
+                r.json()["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(needle),
                 "{backend}: {}",
                 r.json()
             );

@@ -112,11 +112,7 @@ async fn suggestions_pass_on_clean_data_and_fail_on_the_planted_defects() {
 
     // Profiled from clean data: passes there, fails on the defects.
     let cases: [(&PathBuf, &PathBuf, &[&str]); 3] = [
-        (
-            &users,
-            &demo.users,
-            &["ColumnValues \"country_code\" in ["],
-        ),
+        (&users, &demo.users, &["ColumnValues \"country_code\" in ["]),
         (
             &sessions,
             &demo.sessions,
@@ -171,12 +167,20 @@ async fn suggestions_pass_on_clean_data_and_fail_on_the_planted_defects() {
             .expect("suggest");
         let report = check(&s.ruleset, data, now).await;
         for r in &report.rules {
-            assert_eq!(r.outcome, Outcome::Passed, "{} — {}\n{}", r.rule, r.message, s.ruleset);
+            assert_eq!(
+                r.outcome,
+                Outcome::Passed,
+                "{} — {}\n{}",
+                r.rule,
+                r.message,
+                s.ruleset
+            );
         }
         texts.push(s.ruleset);
     }
     let (users, sessions) = (&texts[0], &texts[1]);
-    let country = rule_line(users, "ColumnValues \"country_code\" in [").unwrap_or_else(|| panic!("{users}"));
+    let country =
+        rule_line(users, "ColumnValues \"country_code\" in [").unwrap_or_else(|| panic!("{users}"));
     for bad in ["\"UK\"", "\"XX\"", "\"usa\""] {
         assert!(!country.contains(bad), "{bad} allowed: {country}");
     }
@@ -193,7 +197,8 @@ async fn suggestions_pass_on_clean_data_and_fail_on_the_planted_defects() {
         );
     }
     assert!(!users.contains("DataFreshness \"user_since\""), "{users}");
-    let price = rule_line(sessions, "ColumnValues \"price\"").unwrap_or_else(|| panic!("{sessions}"));
+    let price =
+        rule_line(sessions, "ColumnValues \"price\"").unwrap_or_else(|| panic!("{sessions}"));
     // The range follows the bulk (never below 0): refunds stay outside,
     // counted in the threshold and listed for review.
     assert!(
@@ -204,9 +209,21 @@ async fn suggestions_pass_on_clean_data_and_fail_on_the_planted_defects() {
         sessions.contains("# review: ") && sessions.contains("(or equal), the lowest -"),
         "negative prices not listed:\n{sessions}"
     );
-    assert!(sessions.contains("ColumnLength \"session_id\" = 36"), "{sessions}");
-    assert!(!sessions.contains("ColumnLength \"session_id\" between"), "{sessions}");
+    assert!(
+        sessions.contains("ColumnLength \"session_id\" = 36"),
+        "{sessions}"
+    );
+    assert!(
+        !sessions.contains("ColumnLength \"session_id\" between"),
+        "{sessions}"
+    );
     assert!(!sessions.contains("\"ingestion_date\" in ["), "{sessions}");
-    assert!(sessions.contains("DataFreshness \"session_start_time\""), "{sessions}");
-    assert!(!sessions.contains("DataFreshness \"liked_since\""), "{sessions}");
+    assert!(
+        sessions.contains("DataFreshness \"session_start_time\""),
+        "{sessions}"
+    );
+    assert!(
+        !sessions.contains("DataFreshness \"liked_since\""),
+        "{sessions}"
+    );
 }

@@ -33,7 +33,10 @@ async fn trends_list_metrics_and_gates_pin_ruleset_versions() {
         assert_eq!(r.json()["version"], 2);
         let (_, latest) = gate(&s, "latest-run", None).await;
         assert_eq!(
-            (latest["ruleset_version"].clone(), latest["decision"].clone()),
+            (
+                latest["ruleset_version"].clone(),
+                latest["decision"].clone()
+            ),
             (json!(2), json!("fail")),
             "{backend}: {latest}"
         );
@@ -50,7 +53,10 @@ async fn trends_list_metrics_and_gates_pin_ruleset_versions() {
             "{backend}: {pinned}"
         );
         let stored = s
-            .get(&format!("/v1/runs/{}", pinned["id"].as_str().unwrap_or("")), ADMIN)
+            .get(
+                &format!("/v1/runs/{}", pinned["id"].as_str().unwrap_or("")),
+                ADMIN,
+            )
             .await
             .json();
         assert_eq!(stored["ruleset_version"], 1, "{backend}: {stored}");
@@ -81,7 +87,11 @@ async fn trends_list_metrics_and_gates_pin_ruleset_versions() {
                 })
                 .map(|m| m["points"].clone())
         };
-        assert_eq!(find("Dataset.*.RowCount", ""), Some(json!(3)), "{backend}: {metrics}");
+        assert_eq!(
+            find("Dataset.*.RowCount", ""),
+            Some(json!(3)),
+            "{backend}: {metrics}"
+        );
         assert_eq!(
             find("Column.id.Completeness", "id > 2"),
             Some(json!(1)),
@@ -117,7 +127,10 @@ async fn a_local_dataset_that_does_not_exist_is_refused() {
             let p = r.json();
             assert_eq!(p["code"], "location_not_found", "{backend}: {p}");
             assert!(
-                p["detail"].as_str().unwrap_or_default().contains("no file or folder at"),
+                p["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("no file or folder at"),
                 "{backend}: {p}"
             );
         }
