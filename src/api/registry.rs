@@ -60,11 +60,16 @@ pub struct ValidateResponse {
 /// A dataset as registered.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct DatasetBody {
-    /// `parquet`, `csv` or `json`.
+    /// `parquet`, `csv`, `json` or `iceberg`.
     format: String,
-    /// A file, folder or glob.
+    /// A file, folder or glob (local or `s3://`), or an Iceberg reference;
+    /// a local location must exist (else 422 `location_not_found`).
     location: String,
-    /// Reader options.
+    /// Reader options: `endpoint`, `region`, `path_style`, `snapshot_id`,
+    /// `as_of`, `since_snapshot_id`, `slice_column`, `start_date`,
+    /// `end_date`, `composite_mode`; CSV `delimiter`, `header`,
+    /// `null_value`, `quote`, `malformed_rows` (`fail` or `count`).
+    /// Unknown options are rejected.
     #[serde(default)]
     #[schema(value_type = Object)]
     options: serde_json::Value,
