@@ -27,8 +27,13 @@ use crate::runs::{RunError, RunRequest};
 pub struct GateRequest {
     /// Registered dataset to check.
     dataset: String,
-    /// Ruleset name (its latest version is used).
+    /// Ruleset name.
     ruleset: String,
+    /// Pin this version of the ruleset (default: its latest); the run
+    /// records the version used. An unknown version is 404
+    /// `ruleset_version_not_found`.
+    #[serde(default)]
+    ruleset_version: Option<i64>,
     /// Pipeline stage, e.g. `landing` or `transform`.
     stage: String,
     /// Idempotency key: a retry with the same id returns the stored decision.
@@ -53,6 +58,9 @@ impl From<RunError> for Problem {
     fn from(e: RunError) -> Problem {
         match e {
             RunError::RulesetNotFound(_) => Problem::not_found("ruleset_not_found", e.to_string()),
+            RunError::RulesetVersionNotFound { .. } => {
+                Problem::not_found("ruleset_version_not_found", e.to_string())
+            }
             RunError::DatasetNotFound(_) | RunError::AliasNotFound { .. } => {
                 Problem::not_found("dataset_not_found", e.to_string())
             }
@@ -130,6 +138,7 @@ pub async fn gate(
             run_key: req.run_id,
             dataset: req.dataset,
             ruleset: req.ruleset,
+            ruleset_version: req.ruleset_version,
             stage: req.stage,
             aliases: req.aliases,
             parameters: req.parameters,

@@ -1,8 +1,10 @@
 //! The HTTP API under /v1 (axum): rulesets, datasets, the gate, runs and
 //! trends, with bearer-token roles, problem+json errors, bounded bodies and
-//! a bounded evaluation queue. `/healthz` and `/metrics` are open.
+//! a bounded evaluation queue. `/healthz`, `/metrics` and
+//! `/v1/openapi.json` are open.
 
 pub mod auth;
+mod doc;
 pub mod error;
 mod gate;
 mod metrics;
@@ -178,6 +180,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .split_for_parts();
+    let mut openapi = openapi;
+    doc::complete(&mut openapi);
     let openapi = Arc::new(openapi);
     let body_limit = state.limits.max_body_bytes;
     Router::new()

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{Problem, STORE_RETRY_AFTER_SECS};
 
 /// The longest `/healthz` waits for the store: probes get an answer
@@ -41,16 +40,20 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.runs.in_flight()),
+        state.metrics.render(
+            super::metrics::Gauges {
+                in_flight: state.runs.in_flight(),
+                queue_depth: state.runs.queue_depth(),
+            },
+            &state.store.latency(),
+        ),
     )
         .into_response()
 }
 
-/// `GET /v1/openapi.json`: the API description (any token).
-pub async fn openapi(
-    _caller: Caller,
-    Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>,
-) -> Response {
+/// `GET /v1/openapi.json`: the API description (open: it describes the
+/// routes and exposes no data).
+pub async fn openapi(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) -> Response {
     Json(doc.as_ref().clone()).into_response()
 }
 

@@ -60,11 +60,16 @@ pub struct ValidateResponse {
 /// A dataset as registered.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct DatasetBody {
-    /// `parquet`, `csv` or `json`.
+    /// `parquet`, `csv`, `json` or `iceberg`.
     format: String,
-    /// A file, folder or glob.
+    /// A file, folder or glob (local or `s3://`), or an Iceberg reference;
+    /// a local location must exist (else 422 `location_not_found`).
     location: String,
-    /// Reader options.
+    /// Reader options: `endpoint`, `region`, `path_style`, `snapshot_id`,
+    /// `as_of`, `since_snapshot_id`, `slice_column`, `start_date`,
+    /// `end_date`, `composite_mode`; CSV `delimiter`, `header`,
+    /// `null_value`, `quote`, `malformed_rows` (`fail` or `count`).
+    /// Unknown options are rejected.
     #[serde(default)]
     #[schema(value_type = Object)]
     options: serde_json::Value,
@@ -389,7 +394,7 @@ pub async fn put_dataset(
     }
     let source_options = serde_json::from_value::<SourceOptions>(options.clone()).map_err(|e| {
         Problem::bad_request(format!(
-            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date)"
+            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date, composite_mode, delimiter, header, null_value, quote, malformed_rows)"
         ))
     })?;
     if format == Format::Iceberg {
@@ -404,6 +409,7 @@ pub async fn put_dataset(
         options: source_options,
         confinement: None,
     };
+    crate::source::check_options(&spec).map_err(|e| Problem::bad_request(e.to_string()))?;
     state.confinement.check_spec(&spec).map_err(|e| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -411,6 +417,15 @@ pub async fn put_dataset(
             format!("dataset `{name}`: {e}"),
         )
     })?;
+    // A local location must exist now; S3 and Iceberg are reached at the
+    // first run, whose error names what is missing.
+    if let Some(missing) = crate::source::missing_local(&spec) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "location_not_found",
+            format!("dataset `{name}`: no file or folder at {missing}"),
+        ));
+    }
     let format_text = serde_json::to_value(format)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

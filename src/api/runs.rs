@@ -277,7 +277,8 @@ pub struct TrendsQuery {
     dataset: Option<String>,
     /// Only runs of this ruleset.
     ruleset: Option<String>,
-    /// Also the series of this metric, e.g. `Dataset.*.RowCount`.
+    /// Also the series of this metric, e.g. `Dataset.*.RowCount`; without
+    /// it the answer lists the dataset's metrics (`metrics`).
     metric: Option<String>,
     /// The `where` text of the metric's rule (default: none).
     #[serde(rename = "where")]
@@ -299,6 +300,22 @@ pub struct Trends {
     metric: Option<String>,
     /// Its value per run.
     values: Vec<TrendPointView>,
+    /// Without `metric`: every metric recorded for the dataset, with its
+    /// number of points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<Vec<MetricNameView>>,
+}
+
+/// A metric a trend can be asked for.
+#[derive(Serialize, ToSchema)]
+pub struct MetricNameView {
+    /// Its name, the `metric` parameter.
+    name: String,
+    /// The rule's `where` text, the `where` parameter (empty for none).
+    #[serde(rename = "where")]
+    where_clause: String,
+    /// Runs that recorded it.
+    points: i64,
 }
 
 /// One point of a series.
@@ -343,6 +360,27 @@ pub async fn trends(
             until.as_deref(),
         )
         .await?;
+    let metrics = match &q.metric {
+        Some(_) => None,
+        None => Some(
+            state
+                .store
+                .metric_names(
+                    &dataset,
+                    q.ruleset.as_deref(),
+                    since.as_deref(),
+                    until.as_deref(),
+                )
+                .await?
+                .into_iter()
+                .map(|m| MetricNameView {
+                    name: m.name,
+                    where_clause: m.where_clause,
+                    points: m.points,
+                })
+                .collect(),
+        ),
+    };
     let values = match &q.metric {
         Some(m) => {
             state
@@ -364,6 +402,7 @@ pub async fn trends(
         score: score.into_iter().map(Into::into).collect(),
         metric: q.metric,
         values: values.into_iter().map(Into::into).collect(),
+        metrics,
     }))
 }
 

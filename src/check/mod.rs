@@ -327,6 +327,19 @@ impl Prepared {
             }
             analyzers.extend(judged.metrics);
         }
+        // CSV rows read as NULLs (`malformed_rows = "count"`), per dataset.
+        for (alias, read) in &self.sources {
+            if let Some(count) = read.malformed_rows {
+                let dataset = if alias == PRIMARY {
+                    "*"
+                } else {
+                    alias.as_str()
+                };
+                let name = format!("Dataset.{dataset}.MalformedRows");
+                add_series(SeriesKey::new(&name, None), count as f64, None);
+                analyzers.insert(name, count as f64);
+            }
+        }
         let count = |o| rules.iter().filter(|r| r.outcome == o).count();
         let (passed, failed, errors) = (
             count(plan::Outcome::Passed),

@@ -154,7 +154,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
         }
     };
     let mut specs = datasets(&args.data);
-    args.source.apply(&mut specs);
+    if let Err(e) = args.source.apply(&mut specs) {
+        eprintln!("error: {e}");
+        return ExitCode::from(CANNOT_RUN);
+    }
     if let Some(mode) = args.composite_mode {
         for spec in specs
             .iter_mut()

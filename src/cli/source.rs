@@ -34,13 +34,20 @@ pub struct SourceArgs {
     /// Files: read rows with slice column < this date (YYYY-MM-DD).
     #[arg(long, requires = "slice_column")]
     pub end_date: Option<String>,
+    /// A reading option of the primary dataset, or of dataset ALIAS:
+    /// CSV `delimiter`, `header`, `null_value`, `quote`, `malformed_rows`;
+    /// `format` for a file without an extension; or any registry option
+    /// (repeatable).
+    #[arg(long = "data-option", value_name = "[ALIAS:]KEY=VALUE")]
+    pub data_option: Vec<String>,
 }
 
 impl SourceArgs {
     /// Applies the options: S3 settings to every dataset, snapshot and
-    /// slice settings to the primary one.
-    pub fn apply(&self, specs: &mut [DatasetSpec]) {
-        for spec in specs {
+    /// slice settings to the primary one, `--data-option`s to the dataset
+    /// they name (an unknown alias, key or value is an error).
+    pub fn apply(&self, specs: &mut [DatasetSpec]) -> Result<(), String> {
+        for spec in specs.iter_mut() {
             let o = &mut spec.options;
             o.endpoint = self.s3_endpoint.clone();
             o.region = self.s3_region.clone();
@@ -54,5 +61,21 @@ impl SourceArgs {
                 o.end_date = self.end_date.clone();
             }
         }
+        for option in &self.data_option {
+            let (target, setting) = match option.split_once(':') {
+                Some((alias, rest)) if !alias.contains('=') => (alias, rest),
+                _ => (dqgate::plan::PRIMARY, option.as_str()),
+            };
+            let (key, value) = setting
+                .split_once('=')
+                .ok_or_else(|| format!("--data-option `{option}`: expected [ALIAS:]KEY=VALUE"))?;
+            let spec = specs
+                .iter_mut()
+                .find(|s| s.alias == target)
+                .ok_or_else(|| format!("--data-option `{option}`: no dataset `{target}`"))?;
+            spec.set_option(key.trim(), value)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }

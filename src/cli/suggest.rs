@@ -49,7 +49,10 @@ pub fn run(args: SuggestArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let mut specs = datasets(std::slice::from_ref(&args.data));
-        args.source.apply(&mut specs);
+        if let Err(e) = args.source.apply(&mut specs) {
+            eprintln!("error: {e}");
+            return ExitCode::from(CANNOT_RUN);
+        }
         let Some(spec) = specs.into_iter().next() else {
             eprintln!("error: --data is required");
             return ExitCode::from(CANNOT_RUN);

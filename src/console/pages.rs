@@ -296,7 +296,13 @@ pub(super) async fn dataset(
             at_iso: p.at,
         })
         .collect();
-    let metric_names = store.metric_names(&name).await?;
+    let mut metric_names: Vec<String> = store
+        .metric_names(&name, None, None, None)
+        .await?
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    metric_names.dedup();
     let points = if q.metric.is_empty() {
         Vec::new()
     } else {

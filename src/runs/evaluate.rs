@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::Runs;
 use super::record::{counts, report_records};
+use super::{RunEnd, Runs};
 use crate::check::{self, CheckRequest, HistoryScope};
 use crate::gate::{Decision, decide_report};
 use crate::report::Report;
@@ -131,7 +131,8 @@ impl Runs {
                 })
                 .collect(),
             Err(message) => {
-                self.record_failure(id, &message).await;
+                self.record_failure(id, (&dataset_name, &stage), &message)
+                    .await;
                 return;
             }
         };
@@ -201,9 +202,13 @@ impl Runs {
             .await;
         if stored {
             let outcomes: Vec<_> = ending.rules.iter().map(|r| r.outcome).collect();
-            self.inner
-                .observer
-                .run_finished(ending.decision, &outcomes, seconds);
+            self.inner.observer.run_finished(&RunEnd {
+                dataset: &dataset_name,
+                stage: &stage,
+                decision: ending.decision,
+                outcomes: &outcomes,
+                seconds,
+            });
             tracing::info!(
                 decision = ending.decision.as_str(),
                 status = ending.status.as_str(),
@@ -238,7 +243,12 @@ impl Runs {
     }
 
     /// Stores a run that could not produce results as an error.
-    pub(super) async fn record_failure(&self, id: &str, message: &str) {
+    pub(super) async fn record_failure(
+        &self,
+        id: &str,
+        (dataset, stage): (&str, &str),
+        message: &str,
+    ) {
         let inputs = serde_json::json!({});
         let finished = Finished {
             status: RunStatus::Error,
@@ -254,6 +264,12 @@ impl Runs {
             duration_ms: 0,
         };
         self.record(id, &finished).await;
-        self.inner.observer.run_finished(Decision::Error, &[], 0.0);
+        self.inner.observer.run_finished(&RunEnd {
+            dataset,
+            stage,
+            decision: Decision::Error,
+            outcomes: &[],
+            seconds: 0.0,
+        });
     }
 }

@@ -65,10 +65,25 @@ pub struct RunLimits {
     pub max_rules: usize,
 }
 
+/// A recorded run, as counters see it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd<'a> {
+    /// The registered dataset evaluated.
+    pub dataset: &'a str,
+    /// The caller's pipeline stage.
+    pub stage: &'a str,
+    /// The gate decision.
+    pub decision: Decision,
+    /// The rules' outcomes.
+    pub outcomes: &'a [Outcome],
+    /// Wall time of the evaluation.
+    pub seconds: f64,
+}
+
 /// Told about every run that is recorded (service counters).
 pub trait RunObserver: Send + Sync {
-    /// A run was recorded with this decision and these rule outcomes.
-    fn run_finished(&self, decision: Decision, outcomes: &[Outcome], seconds: f64);
+    /// A run was recorded.
+    fn run_finished(&self, end: &RunEnd<'_>);
 }
 
 /// What a caller asks to evaluate.
@@ -78,8 +93,10 @@ pub struct RunRequest {
     pub run_key: String,
     /// Registered dataset to check.
     pub dataset: String,
-    /// Ruleset name (its latest version is used).
+    /// Ruleset name.
     pub ruleset: String,
+    /// The version to evaluate; `None` is the latest.
+    pub ruleset_version: Option<i64>,
     /// Pipeline stage.
     pub stage: String,
     /// Other registered datasets by the alias rules use.
@@ -101,6 +118,7 @@ impl RunRequest {
                 self.parameters.clone()
             },
             aliases: self.aliases.clone(),
+            ruleset_version: self.ruleset_version,
         }
     }
 }
@@ -115,6 +133,7 @@ fn retry_of(run: RunRecord, requested: &RunIdentity) -> Result<RunRecord, RunErr
         parameters: run.parameters.clone(),
         // Runs stored before requests were recorded kept no aliases.
         aliases: requested.aliases.clone(),
+        ruleset_version: requested.ruleset_version,
     });
     if &existing == requested {
         Ok(run)
@@ -133,6 +152,16 @@ pub enum RunError {
     /// No live ruleset has this name.
     #[error("no ruleset `{0}`")]
     RulesetNotFound(String),
+    /// The ruleset exists but not in the version asked for.
+    #[error("ruleset `{name}` has no version {version}; its latest is version {latest}")]
+    RulesetVersionNotFound {
+        /// The ruleset.
+        name: String,
+        /// The version asked for.
+        version: i64,
+        /// Its latest version.
+        latest: i64,
+    },
     /// No dataset is registered under this name.
     #[error("no dataset `{0}`")]
     DatasetNotFound(String),
@@ -238,10 +267,21 @@ impl Runs {
         if let Some(existing) = store.find_run_by_key(&req.run_key).await? {
             return self.settle(retry_of(existing, &request)?).await;
         }
-        let ruleset = store
+        let latest = store
             .get_ruleset(&req.ruleset, None)
             .await?
             .ok_or_else(|| RunError::RulesetNotFound(req.ruleset.clone()))?;
+        let ruleset = match req.ruleset_version {
+            Some(version) if version != latest.version => store
+                .get_ruleset(&req.ruleset, Some(version))
+                .await?
+                .ok_or(RunError::RulesetVersionNotFound {
+                    name: req.ruleset.clone(),
+                    version,
+                    latest: latest.version,
+                })?,
+            _ => latest,
+        };
         self.check_rule_count(&ruleset)?;
         let dataset = store
             .get_dataset(&req.dataset)
@@ -272,6 +312,7 @@ impl Runs {
         };
         let done = queue.evaluating(&id);
         let span = tracing::info_span!("run", run_id = %id, dataset = %req.dataset, ruleset = %req.ruleset, stage = %req.stage);
+        let labels = (req.dataset.clone(), req.stage.clone());
         let job = Job {
             ruleset,
             dataset: (req.dataset, dataset),
@@ -289,6 +330,7 @@ impl Runs {
                     tracing::error!("evaluation panicked");
                     runs.record_failure(
                         &task_id,
+                        (&labels.0, &labels.1),
                         "internal error during evaluation; see the server log",
                     )
                     .await;
@@ -376,6 +418,12 @@ impl Runs {
     /// Evaluations accepted and not yet recorded.
     pub fn in_flight(&self) -> usize {
         self.inner.queue.in_flight()
+    }
+
+    /// Evaluations accepted and waiting for an evaluation permit.
+    pub fn queue_depth(&self) -> usize {
+        let queue = &self.inner.queue;
+        queue.in_flight().saturating_sub(queue.running())
     }
 
     /// Waits up to `grace` for evaluations in flight, then marks the runs

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, Semaphore, SemaphorePermit, watch};
 /// Evaluations in flight.
 pub(super) struct Queue {
     permits: Semaphore,
+    max_concurrent: usize,
     accepted: AtomicUsize,
     max_queued: usize,
     running: Mutex<HashMap<String, watch::Receiver<bool>>>,
@@ -50,6 +51,7 @@ impl Queue {
     pub(super) fn new(max_concurrent: usize, max_queued: usize) -> Arc<Queue> {
         Arc::new(Queue {
             permits: Semaphore::new(max_concurrent.max(1)),
+            max_concurrent: max_concurrent.max(1),
             accepted: AtomicUsize::new(0),
             max_queued,
             running: Mutex::new(HashMap::new()),
@@ -95,6 +97,12 @@ impl Queue {
     /// Evaluations accepted and not finished.
     pub(super) fn in_flight(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Evaluations holding a permit (evaluating now).
+    pub(super) fn running(&self) -> usize {
+        self.max_concurrent
+            .saturating_sub(self.permits.available_permits())
     }
 
     /// Waits until no evaluation is in flight or `grace` has passed; returns

@@ -465,6 +465,7 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
             format: Some(Format::Iceberg),
             snapshot_id,
             slice: Some(words),
+            malformed_rows: None,
         });
     }
     let provider = match snapshot_id {
@@ -478,6 +479,7 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
         format: Some(Format::Iceberg),
         snapshot_id,
         slice: None,
+        malformed_rows: None,
     })
 }
 

@@ -4,6 +4,7 @@
 //! folders; and Apache Iceberg tables (see [`iceberg`]).
 
 pub mod confine;
+mod csv;
 pub mod files;
 mod globs;
 pub mod iceberg;
@@ -17,13 +18,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use confine::{ConfineError, Confinement};
+pub use csv::{MalformedRows, check_options};
 
 use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -65,7 +66,7 @@ impl Format {
         }
     }
 
-    /// The format's name as users write it.
+    /// The format's name as options and messages spell it.
     pub fn name(self) -> &'static str {
         match self {
             Format::Parquet => "parquet",
@@ -75,13 +76,15 @@ impl Format {
         }
     }
 
-    fn file_format(self) -> Arc<dyn FileFormat> {
-        match self {
+    /// The DataFusion format reading `spec` (CSV with its options).
+    fn file_format(self, spec: &DatasetSpec) -> Result<Arc<dyn FileFormat>, SourceError> {
+        csv::check_applicable(spec, self)?;
+        Ok(match self {
             Format::Parquet => Arc::new(ParquetFormat::default()),
-            Format::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
+            Format::Csv => Arc::new(csv::format(spec)?),
             // Iceberg tables are never read through a listing table.
             Format::Json | Format::Iceberg => Arc::new(JsonFormat::default()),
-        }
+        })
     }
 }
 
@@ -124,6 +127,25 @@ pub struct SourceOptions {
     /// `"column"`); overrides the ruleset's Metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub composite_mode: Option<crate::dqdl::ast::CompositeMode>,
+    /// CSV: the field separator, one ASCII character (`tab` for a tab);
+    /// default `,`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// CSV: whether the first line names the columns (default true;
+    /// without it columns are `column_1`, `column_2`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    /// CSV: a text that means NULL (as empty fields do), e.g. `NA`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub null_value: Option<String>,
+    /// CSV: the quote character, one ASCII character; default `"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// CSV: a row with more or fewer fields than the header stops the
+    /// read (`"fail"`, the default) or is read as NULLs and counted
+    /// (`"count"`, metric `Dataset.*.MalformedRows`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed_rows: Option<MalformedRows>,
 }
 
 /// What registering a dataset found out.
@@ -137,6 +159,10 @@ pub struct Registered {
     /// The slice applied, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slice: Option<String>,
+    /// CSV with `malformed_rows = "count"`: rows read as NULLs because
+    /// their field count was wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed_rows: Option<u64>,
 }
 
 /// A dataset as the user names it: an alias and a location.
@@ -204,7 +230,7 @@ pub enum SourceError {
     },
     /// The format could not be inferred.
     #[error(
-        "dataset `{alias}`: cannot tell the format of {location}; use a .parquet, .csv or .json/.ndjson name"
+        "dataset `{alias}`: cannot tell the format of {location}; use a .parquet, .csv or .json/.ndjson name, or give the dataset's `format`"
     )]
     UnknownFormat {
         /// The dataset alias.
@@ -303,6 +329,25 @@ fn without_remote_body(text: &str) -> String {
     } else {
         text.to_string()
     }
+}
+
+/// For a local file dataset, the part of its location that does not
+/// exist (for a glob, the folder before the first wildcard); `None` when
+/// it exists or the dataset is in S3 or Iceberg.
+pub fn missing_local(spec: &DatasetSpec) -> Option<String> {
+    let remote = spec.format == Some(Format::Iceberg)
+        || spec.location.starts_with("iceberg:")
+        || spec.location.starts_with("s3://");
+    if remote {
+        return None;
+    }
+    let fixed = match spec.location.find(['*', '?', '[']) {
+        Some(i) => spec.location[..i]
+            .rsplit_once('/')
+            .map_or(".", |(dir, _)| if dir.is_empty() { "/" } else { dir }),
+        None => spec.location.as_str(),
+    };
+    (!Path::new(fixed).exists()).then(|| fixed.to_string())
 }
 
 /// Registers `spec` in `ctx` under its alias: Iceberg tables through
@@ -465,18 +510,33 @@ async fn prefix_formats(
 async fn register_listing(
     ctx: &SessionContext,
     spec: &DatasetSpec,
-    url: ListingTableUrl,
+    mut url: ListingTableUrl,
     format: Format,
     is_dir: bool,
 ) -> Result<Registered, SourceError> {
     let read_err = |source| read_error(spec, source);
+    let location = url.as_str().to_string();
     let state = ctx.state();
     let extension = match format {
         Format::Parquet => ".parquet",
         Format::Csv => ".csv",
         Format::Json | Format::Iceberg => "",
     };
-    let mut options = ListingOptions::new(format.file_format()).with_file_extension(extension);
+    // A single file named by the user is read whatever its name ends with
+    // (its format given); folders and globs read the format's extension.
+    let single_file = !is_dir && !location.contains(['*', '?', '[']);
+    let extension = if single_file && !location.to_ascii_lowercase().ends_with(extension) {
+        ""
+    } else {
+        extension
+    };
+    let mut options = ListingOptions::new(format.file_format(spec)?).with_file_extension(extension);
+    let mut malformed_rows = None;
+    if format == Format::Csv && spec.options.malformed_rows == Some(MalformedRows::Count) {
+        let (copied, count) = csv::count_malformed(ctx, spec, &url, extension).await?;
+        url = copied;
+        malformed_rows = Some(count);
+    }
     if is_dir {
         let partitions = options
             .infer_partitions(&state, &url)
@@ -496,7 +556,6 @@ async fn register_listing(
         }
         Err(e) => return Err(read_err(e)),
     };
-    let single_file = !is_dir;
     if schema.fields().is_empty() && single_file {
         return Err(SourceError::NoColumns {
             alias: spec.alias.clone(),
@@ -513,14 +572,29 @@ async fn register_listing(
             ),
         });
     }
+    let null_text = spec
+        .options
+        .null_value
+        .as_ref()
+        .filter(|_| format == Format::Csv);
+    let read_schema = match null_text {
+        Some(_) => csv::text_schema(&schema),
+        None => schema.clone(),
+    };
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(schema);
-    let table = ListingTable::try_new(config).map_err(read_err)?;
-    ctx.register_table(spec.alias.as_str(), Arc::new(table))
-        .map_err(read_err)?;
+        .with_schema(read_schema);
+    let table = Arc::new(ListingTable::try_new(config).map_err(read_err)?);
+    match null_text {
+        Some(text) => csv::register_null_view(ctx, spec, &schema, table, text).await?,
+        None => {
+            ctx.register_table(spec.alias.as_str(), table)
+                .map_err(read_err)?;
+        }
+    }
     Ok(Registered {
         format: Some(format),
+        malformed_rows,
         ..Registered::default()
     })
 }
@@ -614,7 +688,7 @@ fn one_format(
             let names: Vec<String> = [a, b]
                 .into_iter()
                 .chain(formats)
-                .map(|f| format!("{f:?}").to_lowercase())
+                .map(|f| f.name().to_string())
                 .collect();
             Err(SourceError::Config(format!(
                 "dataset `{}`: {} holds {} files, and one dataset is read in one format; keep one format per folder, name one kind with a glob (e.g. {}/*.csv), or register the dataset with its `format`",

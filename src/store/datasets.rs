@@ -100,6 +100,7 @@ impl Store {
 
     /// A registered dataset.
     pub async fn get_dataset(&self, name: &str) -> Result<Option<DatasetRecord>, StoreError> {
+        let _timer = self.timer("dataset");
         let row: Option<DatasetRow> = sqlx::query_as("SELECT name, format, location, options, created_at, updated_at FROM datasets WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)

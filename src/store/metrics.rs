@@ -47,6 +47,17 @@ struct MetricPointRow {
     observations: Option<String>,
 }
 
+/// A metric recorded for a dataset and how many runs recorded it.
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
+pub struct MetricCount {
+    /// The metric, e.g. `Dataset.*.RowCount`.
+    pub name: String,
+    /// The `where` text of the rule it came from (empty for none).
+    pub where_clause: String,
+    /// Runs with a value (the points of its trend).
+    pub points: i64,
+}
+
 /// A metric value of a history series.
 #[derive(sqlx::FromRow)]
 struct HistoryRow {
@@ -74,6 +85,27 @@ impl Store {
         .bind(since.unwrap_or_default())
         .bind(until.unwrap_or_default())
         .bind(RunStatus::Done.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The metrics recorded for a dataset (and ruleset), by name and
+    /// `where`, with their number of points.
+    pub async fn metric_names(
+        &self,
+        dataset: &str,
+        ruleset: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<MetricCount>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT name, where_clause, COUNT(DISTINCT run_id) AS points FROM metrics WHERE dataset = $1 AND ($2 = '' OR ruleset = $2) \
+             AND ($3 = '' OR created_at >= $3) AND ($4 = '' OR created_at < $4) GROUP BY name, where_clause ORDER BY name, where_clause",
+        )
+        .bind(dataset)
+        .bind(ruleset.unwrap_or_default())
+        .bind(since.unwrap_or_default())
+        .bind(until.unwrap_or_default())
         .fetch_all(&self.pool)
         .await?)
     }
@@ -108,16 +140,6 @@ impl Store {
             points.push(point);
         }
         Ok(points)
-    }
-
-    /// The names of every metric recorded for a dataset.
-    pub async fn metric_names(&self, dataset: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT DISTINCT name FROM metrics WHERE dataset = $1 ORDER BY name")
-                .bind(dataset)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|(n,)| n).collect())
     }
 
     /// The latest `limit` values of a metric for a dataset, oldest first,
@@ -184,6 +206,7 @@ impl Store {
         keys: &[SeriesKey],
         limit: i64,
     ) -> Result<History, StoreError> {
+        let _timer = self.timer("history");
         let mut history = History::empty();
         for key in keys {
             let rows: Vec<HistoryRow> = sqlx::query_as(

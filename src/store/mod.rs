@@ -20,6 +20,7 @@ mod metrics;
 mod rulesets;
 mod runs;
 mod sessions;
+mod timing;
 mod tokens;
 
 pub use datasets::DatasetRecord;
@@ -29,6 +30,7 @@ pub use runs::{
     Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity, RunRecord, RunStatus,
     UnknownStatus,
 };
+pub use timing::{Histogram, Latency};
 pub use tokens::TokenRecord;
 
 /// Why the store failed.
@@ -124,6 +126,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    latency: std::sync::Arc<Latency>,
 }
 
 /// How the store's connections are managed.
@@ -199,6 +202,17 @@ where
 }
 
 impl Store {
+    /// Latency of the timed operations (claim, start, finish, history,
+    /// ruleset, dataset, run lookups, ping) since the store was opened.
+    pub fn latency(&self) -> std::collections::BTreeMap<&'static str, Histogram> {
+        self.latency.snapshot()
+    }
+
+    /// Times an operation until the returned guard is dropped.
+    fn timer(&self, operation: &'static str) -> timing::Timer {
+        timing::Timer::start(&self.latency, operation)
+    }
+
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`) with the
     /// default options and applies the migrations of that database.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
@@ -251,7 +265,11 @@ impl Store {
             }
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            latency: Default::default(),
+        })
     }
 
     /// The SQLite URL of the store file under `data_dir`, creating the dir.
@@ -277,6 +295,7 @@ impl Store {
 
     /// Checks the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
+        let _timer = self.timer("ping");
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }

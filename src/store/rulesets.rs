@@ -117,6 +117,7 @@ impl Store {
         name: &str,
         version: Option<i64>,
     ) -> Result<Option<RulesetVersion>, StoreError> {
+        let _timer = self.timer("ruleset");
         Ok(sqlx::query_as(
             "SELECT v.name, v.version, v.dqdl, v.comment, v.author, v.created_at FROM ruleset_versions v \
              JOIN rulesets r ON r.name = v.name \

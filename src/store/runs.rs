@@ -89,6 +89,9 @@ pub struct RunIdentity {
     pub parameters: serde_json::Value,
     /// Other datasets by alias.
     pub aliases: BTreeMap<String, String>,
+    /// The ruleset version the caller pinned (`None`: the latest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ruleset_version: Option<i64>,
 }
 
 /// A stored run (without its results).
@@ -335,6 +338,7 @@ impl Store {
             stage: stage.to_string(),
             parameters: parameters.clone(),
             aliases: BTreeMap::new(),
+            ruleset_version: None,
         };
         self.claim_run_for(id, run_key, ruleset_version, &request)
             .await
@@ -349,6 +353,7 @@ impl Store {
         ruleset_version: i64,
         request: &RunIdentity,
     ) -> Result<Claim, StoreError> {
+        let _timer = self.timer("claim");
         let inserted = sqlx::query(
             "INSERT INTO runs (id, run_key, dataset, ruleset, ruleset_version, stage, parameters, inputs, status, created_at, request) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8, $9, $10) ON CONFLICT (run_key) DO NOTHING",
@@ -379,6 +384,7 @@ impl Store {
 
     /// Marks a run as running.
     pub async fn start_run(&self, id: &str) -> Result<(), StoreError> {
+        let _timer = self.timer("start");
         sqlx::query("UPDATE runs SET status = $1, started_at = $2 WHERE id = $3")
             .bind(RunStatus::Running.as_str())
             .bind(now_text())
@@ -390,6 +396,7 @@ impl Store {
 
     /// Writes a finished run and all its results in one transaction.
     pub async fn finish_run(&self, id: &str, f: &Finished<'_>) -> Result<(), StoreError> {
+        let _timer = self.timer("finish");
         let mut tx = self.begin_write().await?;
         let now = now_text();
         sqlx::query(
@@ -498,6 +505,7 @@ impl Store {
 
     /// The run with an idempotency key.
     pub async fn find_run_by_key(&self, run_key: &str) -> Result<Option<RunRecord>, StoreError> {
+        let _timer = self.timer("find_run");
         let row: Option<RunRow> = sqlx::query_as(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE run_key = $1"
         ))
@@ -509,6 +517,7 @@ impl Store {
 
     /// A run by id.
     pub async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let _timer = self.timer("get_run");
         let row: Option<RunRow> =
             sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
                 .bind(id)
@@ -522,6 +531,7 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<(Vec<RuleResultRecord>, Vec<MetricRecord>), StoreError> {
+        let _timer = self.timer("run_results");
         let rules: Vec<RuleResultRow> = sqlx::query_as("SELECT position, rule, outcome, message, labels, observations FROM rule_results WHERE run_id = $1 ORDER BY position")
             .bind(id)
             .fetch_all(&self.pool)

@@ -1,11 +1,14 @@
 //! Rule suggestions: profile a dataset and write a commented starter DQDL
 //! ruleset that validates and passes on the data it came from.
 //!
-//! Two queries: one profiling scan (row count, and per column non-NULL
-//! count, approximate distinct count, range or length range), then one
-//! scan that confirms key candidates exactly and lists the values of
-//! low-cardinality columns. Only columns that need it take part in the
-//! second.
+//! One profiling scan (row count, and per column non-NULL count,
+//! approximate distinct count, range or length range, 1st and 99th
+//! percentiles of numbers), then one scan that confirms key candidates
+//! exactly and counts the values outside each numeric column's suggested
+//! range, and one GROUP BY per categorical candidate counting its values.
+//!
+//! What is suggested is meant to be kept, so it follows the data's bulk,
+//! not its defects (as Deequ's suggestion rules do); `rules.rs` says how.
 
 mod rules;
 
@@ -23,6 +26,10 @@ pub use rules::render;
 
 /// Most distinct values a column may have to get an allowed-values rule.
 pub const MAX_ALLOWED_VALUES: usize = 20;
+
+/// Most rare values an allowed-values column may have besides its common
+/// ones; more is a long tail and the column gets no list.
+pub const MAX_RARE_VALUES: usize = 5;
 
 /// Why profiling failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +72,22 @@ pub struct ColumnProfile {
     pub min: Option<f64>,
     /// Largest value, length or instant.
     pub max: Option<f64>,
-    /// Every distinct value, for low-cardinality string columns.
+    /// The common values of a categorical string column (seen in at
+    /// least 1% of its rows), for its allowed-values rule.
     pub values: Option<Vec<String>>,
+    /// The rare values of that column with how often each was seen: left
+    /// out of the list, noted for review.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rare_values: Vec<(String, u64)>,
+    /// Rows whose value is one of `values`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub common_rows: Option<u64>,
+    /// Numbers: the approximate 1st and 99th percentiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentiles: Option<(f64, f64)>,
+    /// Numbers: values below and above the suggested range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outliers: Option<(u64, u64)>,
 }
 
 /// The families of columns suggestions distinguish.
@@ -160,6 +181,14 @@ pub async fn profile(
             select.push(format!("approx_distinct({c})"));
             slots.push((i, "approx_distinct"));
         }
+        if kind == ColumnKind::Numeric {
+            for (p, slot) in [(0.01, "p01"), (0.99, "p99")] {
+                select.push(format!(
+                    "CAST(approx_percentile_cont({p}) WITHIN GROUP (ORDER BY CAST({c} AS DOUBLE)) AS DOUBLE)"
+                ));
+                slots.push((i, slot));
+            }
+        }
         select.push(lo);
         slots.push((i, "min"));
         select.push(hi);
@@ -180,8 +209,13 @@ pub async fn profile(
             min: None,
             max: None,
             values: None,
+            rare_values: Vec::new(),
+            common_rows: None,
+            percentiles: None,
+            outliers: None,
         })
         .collect();
+    let mut p01 = vec![None; columns.len()];
     for (slot, (i, what)) in slots.iter().enumerate() {
         let v = number_at(&row[slot + 1])?;
         let c = &mut columns[*i];
@@ -189,64 +223,98 @@ pub async fn profile(
             "non_null" => c.non_null = v.unwrap_or(0.0) as u64,
             "approx_distinct" => c.approx_distinct = v.map(|x| x as u64),
             "min" => c.min = v,
+            "p01" => p01[*i] = v,
+            "p99" => c.percentiles = p01[*i].zip(v),
             _ => c.max = v,
         }
     }
-    // Scan 2: exact distinct counts of key candidates, values of
-    // low-cardinality text columns.
+    // Scan 2: exact distinct counts of key candidates, values outside
+    // each numeric column's suggested range.
     let mut select = Vec::new();
     let mut wanted: Vec<(usize, bool)> = Vec::new();
+    let mut categorical = Vec::new();
     for (i, c) in columns.iter().enumerate() {
+        let q = ident(&c.name);
+        if let Some(range) = rules::numeric_range(c) {
+            let (below, above) = range.outside(&q);
+            select.push(format!("COUNT({q}) FILTER (WHERE {below})"));
+            select.push(format!("COUNT({q}) FILTER (WHERE {above})"));
+            wanted.push((i, true));
+        }
         let Some(approx) = c.approx_distinct else {
             continue;
         };
-        let q = ident(&c.name);
         let key_candidate = c.non_null == rows && rows > 1 && approx as f64 >= 0.97 * rows as f64;
-        let low_cardinality = c.kind == ColumnKind::Text
-            && approx as usize <= MAX_ALLOWED_VALUES + 2
-            && (approx as f64) * 2.0 <= c.non_null as f64;
         if key_candidate {
             select.push(format!("COUNT(DISTINCT {q})"));
             wanted.push((i, false));
-        } else if low_cardinality {
-            select.push(format!("array_agg(DISTINCT CAST({q} AS VARCHAR))"));
-            wanted.push((i, true));
+        } else if rules::may_list_values(c) {
+            categorical.push(i);
         }
     }
     if !select.is_empty() {
         let row = one_row(ctx, &format!("SELECT {} FROM {from}", select.join(", "))).await?;
-        for (slot, (i, is_values)) in wanted.into_iter().enumerate() {
-            if is_values {
-                let mut values = text_list(&row[slot])?;
-                values.sort();
-                let c = &mut columns[i];
-                c.distinct = Some(values.len() as u64);
-                if values.len() <= MAX_ALLOWED_VALUES {
-                    c.values = Some(values);
-                }
+        let mut slot = 0;
+        for (i, is_range) in wanted {
+            if is_range {
+                let below = number_at(&row[slot])?.unwrap_or(0.0) as u64;
+                let above = number_at(&row[slot + 1])?.unwrap_or(0.0) as u64;
+                columns[i].outliers = Some((below, above));
+                slot += 2;
             } else {
                 columns[i].distinct = number_at(&row[slot])?.map(|x| x as u64);
+                slot += 1;
             }
         }
+    }
+    // One GROUP BY per categorical candidate: its values by frequency.
+    for i in categorical {
+        let q = ident(&columns[i].name);
+        let limit = MAX_ALLOWED_VALUES + MAX_RARE_VALUES + 1;
+        let counts = value_counts(
+            ctx,
+            &format!(
+                "SELECT CAST({q} AS VARCHAR), COUNT(*) FROM {from} WHERE {q} IS NOT NULL \
+                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}"
+            ),
+        )
+        .await?;
+        let c = &mut columns[i];
+        if counts.len() < limit {
+            c.distinct = Some(counts.len() as u64);
+        }
+        rules::classify_values(c, counts);
     }
     Ok(Profile { rows, columns })
 }
 
-/// The non-NULL strings of a one-row list column.
-fn text_list(col: &ArrayRef) -> Result<Vec<String>, SuggestError> {
-    let list = col
-        .as_list_opt::<i32>()
-        .ok_or_else(|| SuggestError::Shape(format!("expected a list, got {}", col.data_type())))?;
-    if list.is_null(0) {
-        return Ok(Vec::new());
+/// The (value, count) rows of a two-column query, in its order.
+async fn value_counts(
+    ctx: &SessionContext,
+    query: &str,
+) -> Result<Vec<(String, u64)>, SuggestError> {
+    let batches = ctx
+        .sql_with_options(query, engine::read_only())
+        .await
+        .map_err(|e| SuggestError::Query(engine::clean(&e)))?
+        .collect()
+        .await
+        .map_err(|e| SuggestError::Query(engine::clean(&e)))?;
+    let mut out = Vec::new();
+    for b in batches {
+        let values =
+            cast(b.column(0), &DataType::Utf8).map_err(|e| SuggestError::Shape(e.to_string()))?;
+        let counts = cast(b.column(1), &DataType::Float64)
+            .map_err(|e| SuggestError::Shape(e.to_string()))?;
+        let values = values.as_string::<i32>();
+        let counts = counts.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        for r in 0..b.num_rows() {
+            if !values.is_null(r) {
+                out.push((values.value(r).to_string(), counts.value(r) as u64));
+            }
+        }
     }
-    let items =
-        cast(&list.value(0), &DataType::Utf8).map_err(|e| SuggestError::Shape(e.to_string()))?;
-    let items = items.as_string::<i32>();
-    Ok((0..items.len())
-        .filter(|i| !items.is_null(*i))
-        .map(|i| items.value(i).to_string())
-        .collect())
+    Ok(out)
 }
 
 /// Everything a suggestion is made from.

@@ -115,13 +115,6 @@ async fn every_role_against_every_route() {
                 &["admin", "steward", "pipeline", "viewer"],
             ),
             (
-                "GET",
-                "/v1/openapi.json",
-                "",
-                String::new(),
-                &["admin", "steward", "pipeline", "viewer"],
-            ),
-            (
                 "DELETE",
                 "/v1/rulesets/other",
                 "",

@@ -690,13 +690,16 @@ async fn gate_errors_have_the_right_status_and_code() {
         );
         let unknown = s.get("/v1/nothing-here", ADMIN).await;
         assert_eq!(unknown.status, 404);
-        // An unreadable dataset is an error decision, recorded.
+        // An unreadable dataset is an error decision, recorded: a file
+        // that existed at registration and is gone at the run.
+        std::fs::copy(s.data("people.parquet"), s.data("missing.parquet")).expect("copy");
         s.put_json(
             "/v1/datasets/broken",
             ADMIN,
             &json!({"format": "parquet", "location": s.data("missing.parquet")}),
         )
         .await;
+        std::fs::remove_file(s.data("missing.parquet")).expect("remove");
         let r = s
             .post_json("/v1/gate", ADMIN, &json!({"dataset": "broken", "ruleset": "people-checks", "stage": "x", "run_id": "b"}))
             .await;
