@@ -66,7 +66,7 @@ fn csv_width_message(line: &str) -> Option<String> {
     let (found, rest) = rest.split_once(" records at line ")?;
     let row: String = rest.chars().take_while(char::is_ascii_digit).collect();
     Some(format!(
-        "{}line {row} has {found} fields where the header has {expected}{}",
+        "{}line {row} has {found} fields where the header has {expected}{} (the dataset option malformed_rows = \"count\" counts such rows instead of stopping)",
         &line[..start],
         &rest[row.len()..]
     ))
@@ -84,7 +84,7 @@ mod tests {
             )
             .as_deref(),
             Some(
-                "Error when processing CSV file a.csv: Arrow error: Csv error: line 3 has 4 fields where the header has 3"
+                "Error when processing CSV file a.csv: Arrow error: Csv error: line 3 has 4 fields where the header has 3 (the dataset option malformed_rows = \"count\" counts such rows instead of stopping)"
             )
         );
         assert_eq!(csv_width_message("other"), None);
