@@ -148,6 +148,10 @@ pub struct Overrides {
     pub admin_token: Option<String>,
     /// `--max-body-bytes` / `DQGATE_MAX_BODY_BYTES`.
     pub max_body_bytes: Option<usize>,
+    /// `--max-ruleset-bytes` / `DQGATE_MAX_RULESET_BYTES`.
+    pub max_ruleset_bytes: Option<usize>,
+    /// `--shutdown-grace-secs` / `DQGATE_SHUTDOWN_GRACE_SECS`.
+    pub shutdown_grace_secs: Option<u64>,
     /// `--max-concurrent-evaluations`.
     pub max_concurrent_evaluations: Option<usize>,
     /// `--max-queued-evaluations`.
@@ -200,7 +204,10 @@ impl ServeConfig {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
-            max_ruleset_bytes: file.max_ruleset_bytes.unwrap_or(defaults.max_ruleset_bytes),
+            max_ruleset_bytes: o
+                .max_ruleset_bytes
+                .or(file.max_ruleset_bytes)
+                .unwrap_or(defaults.max_ruleset_bytes),
             max_concurrent_evaluations: o
                 .max_concurrent_evaluations
                 .or(file.max_concurrent_evaluations)
@@ -298,7 +305,11 @@ impl ServeConfig {
             admin_token: o.admin_token.or(file.admin_token).filter(|t| !t.is_empty()),
             limits,
             http,
-            shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(30)),
+            shutdown_grace: Duration::from_secs(
+                o.shutdown_grace_secs
+                    .or(file.shutdown_grace_secs)
+                    .unwrap_or(30),
+            ),
             log_format: o
                 .log_format
                 .or(file.log_format)

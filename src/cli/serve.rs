@@ -35,8 +35,8 @@ pub struct ServeArgs {
     /// Bootstrap admin token, accepted from the first start.
     #[arg(long, env = "DQGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Largest request body in bytes [default: 1048576].
-    #[arg(long, env = "DQGATE_MAX_BODY_BYTES")]
+    /// Largest request body: bytes or a size such as 4MiB [default: 1MiB].
+    #[arg(long, env = "DQGATE_MAX_BODY_BYTES", value_parser = super::check::parse_bytes)]
     pub max_body_bytes: Option<usize>,
     /// Evaluations running at once [default: 2].
     #[arg(long, env = "DQGATE_MAX_CONCURRENT_EVALUATIONS")]
@@ -47,8 +47,15 @@ pub struct ServeArgs {
     /// Longest evaluation in seconds before it ends as an error [default: 3600].
     #[arg(long, env = "DQGATE_EVAL_TIMEOUT_SECS")]
     pub eval_timeout_secs: Option<u64>,
-    /// Memory one evaluation or profile may hold, in bytes; 0 is unlimited [default: 2147483648].
-    #[arg(long, env = "DQGATE_EVAL_MEMORY_LIMIT")]
+    /// Largest ruleset text: bytes or a size such as 512KiB [default: 512KiB].
+    #[arg(long, env = "DQGATE_MAX_RULESET_BYTES", value_parser = super::check::parse_bytes)]
+    pub max_ruleset_bytes: Option<usize>,
+    /// How long SIGTERM waits for running evaluations, in seconds [default: 30].
+    #[arg(long, env = "DQGATE_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Memory one evaluation or profile may hold: bytes or a size such as
+    /// 4GiB; 0 is unlimited [default: 2GiB].
+    #[arg(long, env = "DQGATE_EVAL_MEMORY_LIMIT", value_parser = super::check::parse_bytes)]
     pub eval_memory_limit: Option<usize>,
     /// Most rules in a ruleset (composite operands and analyzers count); more is a 422 [default: 2000].
     #[arg(long, env = "DQGATE_MAX_RULES_PER_RULESET")]
@@ -97,6 +104,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         database_url: args.store.database_url.clone(),
         admin_token: args.admin_token,
         max_body_bytes: args.max_body_bytes,
+        max_ruleset_bytes: args.max_ruleset_bytes,
+        shutdown_grace_secs: args.shutdown_grace_secs,
         max_concurrent_evaluations: args.max_concurrent_evaluations,
         max_queued_evaluations: args.max_queued_evaluations,
         eval_timeout_secs: args.eval_timeout_secs,

@@ -121,3 +121,29 @@ fn shell_completions_are_printed() {
         );
     }
 }
+
+#[test]
+fn serve_help_lists_its_settings_with_sizes_in_units() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dqgate(&["serve", "--help"], dir.path());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for setting in [
+        "--max-body-bytes",
+        "--eval-memory-limit",
+        "--eval-timeout-secs",
+        "--max-rules-per-ruleset",
+        "--allowed-paths",
+        "--allowed-endpoints",
+        "--store-acquire-timeout-ms",
+        "--header-timeout-secs",
+        "--max-connections",
+        "--max-ruleset-bytes",
+        "--shutdown-grace-secs",
+    ] {
+        assert!(
+            help.contains(setting),
+            "serve --help lists {setting}:\n{help}"
+        );
+    }
+    assert!(help.contains("[default: 2GiB]"), "{help}");
+}
