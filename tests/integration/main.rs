@@ -23,6 +23,7 @@ mod history;
 mod iceberg;
 mod openapi;
 mod prometheus;
+mod readme;
 mod recovery;
 mod rulesets;
 mod s3;
