@@ -265,3 +265,23 @@ pub async fn query_parquet(path: &Path, sql: &str) -> (usize, String) {
         .to_string();
     (rows, text)
 }
+
+/// The test virtualenv's python (DQGATE_TEST_PYTHON), or `None` with a
+/// loud note that `what` is skipped; in CI a missing python is a broken
+/// setup, not a reason to pass without running.
+pub fn test_python(what: &str) -> Option<String> {
+    let p = std::env::var("DQGATE_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if p.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but DQGATE_TEST_PYTHON is not: {what} cannot run"
+        );
+        eprintln!(
+            "\n*** SKIPPING {what}: DQGATE_TEST_PYTHON is not set \
+             (.ci/run creates the test virtualenv and sets it) ***\n"
+        );
+    }
+    p
+}

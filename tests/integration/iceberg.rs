@@ -16,22 +16,7 @@ use serde_json::Value;
 use super::s3::{ACCESS_KEY, S3Server, SECRET_KEY};
 
 fn python() -> Option<String> {
-    let p = std::env::var("DQGATE_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty());
-    if p.is_none() {
-        // In CI a missing fixture writer is a broken setup, not a reason to
-        // pass without running.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but DQGATE_TEST_PYTHON is not: the Iceberg tests cannot run"
-        );
-        eprintln!(
-            "\n*** SKIPPING the Iceberg tests: DQGATE_TEST_PYTHON is not set \
-             (.ci/run creates a virtualenv with pyiceberg and sets it) ***\n"
-        );
-    }
-    p
+    super::fixtures::test_python("the Iceberg tests")
 }
 
 fn script() -> PathBuf {

@@ -7,22 +7,8 @@ use serde_json::Value;
 
 use super::service::{backends, start};
 
-/// The test virtualenv's python, or `None` (loudly; an error in CI).
 fn python() -> Option<String> {
-    let p = std::env::var("DQGATE_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty());
-    if p.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but DQGATE_TEST_PYTHON is not: the OpenAPI validation cannot run"
-        );
-        eprintln!(
-            "\n*** SKIPPING the OpenAPI validation: DQGATE_TEST_PYTHON is not set \
-             (.ci/run creates a virtualenv with openapi-spec-validator and sets it) ***\n"
-        );
-    }
-    p
+    super::fixtures::test_python("the OpenAPI validation")
 }
 
 const VALIDATE: &str = "import json, sys\n\
