@@ -12,7 +12,7 @@ mod ops;
 pub(crate) mod registry;
 pub(crate) mod runs;
 mod serve;
-mod suggest;
+pub mod suggest;
 pub(crate) mod tokens;
 
 use std::sync::Arc;
@@ -175,7 +175,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::trends))
-        .routes(routes!(runs::mark_expected))
+        .routes(routes!(runs::mark_expected, runs::unmark_expected))
         .routes(routes!(suggest::suggest))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))

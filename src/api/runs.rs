@@ -424,7 +424,7 @@ pub async fn mark_expected(
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Json<MarkedExpected>, Problem> {
     caller.require(Access::Edit)?;
-    let marked = mark_value_expected(&state, &id, &name).await?;
+    let marked = mark_value_expected(&state, &id, &name, true).await?;
     Ok(Json(MarkedExpected {
         run: id,
         metric: name,
@@ -432,21 +432,44 @@ pub async fn mark_expected(
     }))
 }
 
-/// Marks run `id`'s values of metric `name` as expected (the API's and the
-/// console's one way); 404 when the run or its metric is unknown.
-pub async fn mark_value_expected(state: &AppState, id: &str, name: &str) -> Result<u64, Problem> {
+/// Undoes [`mark_expected`]: the run's value of the metric trains
+/// DetectAnomalies and dynamic rules again.
+#[utoipa::path(delete, path = "/v1/runs/{id}/metrics/{name}/expected", responses((status = 200, body = MarkedExpected), (status = 404, body = ProblemJson)))]
+pub async fn unmark_expected(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<MarkedExpected>, Problem> {
+    caller.require(Access::Edit)?;
+    let marked = mark_value_expected(&state, &id, &name, false).await?;
+    Ok(Json(MarkedExpected {
+        run: id,
+        metric: name,
+        marked,
+    }))
+}
+
+/// Marks run `id`'s values of metric `name` as expected, or (`expected`
+/// false) lets them train again: the API's and the console's one way; 404
+/// when the run or its metric is unknown.
+pub async fn mark_value_expected(
+    state: &AppState,
+    id: &str,
+    name: &str,
+    expected: bool,
+) -> Result<u64, Problem> {
     state
         .store
         .get_run(id)
         .await?
         .ok_or_else(|| Problem::not_found("run_not_found", format!("no run `{id}`")))?;
-    let marked = state.store.mark_expected(id, name).await?;
+    let marked = state.store.set_expected(id, name, expected).await?;
     if marked == 0 {
         return Err(Problem::not_found(
             "metric_not_found",
             format!("run `{id}` recorded no metric `{name}`"),
         ));
     }
-    tracing::info!(run = %id, metric = %name, marked, "value marked as expected");
+    tracing::info!(run = %id, metric = %name, marked, expected, "value marked as expected or not");
     Ok(marked)
 }

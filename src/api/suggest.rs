@@ -49,26 +49,36 @@ pub async fn suggest(
 ) -> Result<Json<SuggestResponse>, Problem> {
     caller.require(Access::Edit)?;
     let req: SuggestRequest = parse_json(&body_bytes(body)?)?;
-    let dataset = super::registry::registered_dataset(&state, &req.dataset).await?;
+    let suggestion = suggest_for(&state, &req.dataset).await?;
+    Ok(Json(SuggestResponse {
+        dataset: req.dataset,
+        rules: suggestion.rules,
+        profile: serde_json::to_value(&suggestion.profile).map_err(|e| Problem::internal(&e))?,
+        ruleset: suggestion.ruleset,
+    }))
+}
+
+/// Profiles registered dataset `dataset` (queued, pooled, under the
+/// evaluation timeout) and suggests a ruleset; the API's and the console's
+/// one way.
+pub async fn suggest_for(
+    state: &AppState,
+    dataset: &str,
+) -> Result<crate::suggest::Suggestion, Problem> {
+    let record = super::registry::registered_dataset(state, dataset).await?;
     let key = SeriesKey::new("Dataset.*.RowCount", None);
     let history = state
         .store
-        .load_history(
-            &req.dataset,
-            None,
-            std::slice::from_ref(&key),
-            HISTORY_LIMIT,
-        )
+        .load_history(dataset, None, std::slice::from_ref(&key), HISTORY_LIMIT)
         .await?;
     let row_counts: Vec<f64> = history.points(&key).iter().map(|p| p.value).collect();
-    let mut spec =
-        crate::runs::dataset_spec(crate::plan::PRIMARY, &dataset, None).map_err(|m| {
-            Problem::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "dataset_unreadable",
-                m,
-            )
-        })?;
+    let mut spec = crate::runs::dataset_spec(crate::plan::PRIMARY, &record, None).map_err(|m| {
+        Problem::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "dataset_unreadable",
+            m,
+        )
+    })?;
     spec.confinement = Some(state.confinement.clone());
     let memory_limit = state.limits.eval_memory_limit;
     // Profiling is an evaluation: queued, pooled, under the timeout.
@@ -82,10 +92,5 @@ pub async fn suggest(
             crate::source::redact::message(&e.to_string()),
         )
     })?;
-    Ok(Json(SuggestResponse {
-        dataset: req.dataset,
-        rules: suggestion.rules,
-        profile: serde_json::to_value(&suggestion.profile).map_err(|e| Problem::internal(&e))?,
-        ruleset: suggestion.ruleset,
-    }))
+    Ok(suggestion)
 }

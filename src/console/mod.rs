@@ -3,10 +3,14 @@
 //! tokens into a server-side session (cookie: a random id, stored hashed),
 //! checks roles in every handler as the API does, checks a CSRF token on
 //! every form, and answers errors with the API's status and message.
-//! Pages work without JavaScript; the editor and chart islands will
-//! enhance the `<textarea name="text">` and the `data-chart` tables.
+//! Pages work without JavaScript; two islands bundled from npm under
+//! `ui/` (committed, embedded by `assets.rs`) enhance them: the editor
+//! turns the `data-editor` text area into CodeMirror, the charts draw the
+//! `data-chart` tables with uPlot, and htmx updates parts of pages.
 
+mod assets;
 mod diff;
+mod editor;
 mod error;
 mod pages;
 mod rulesets;
@@ -20,7 +24,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::api::{self, AppState};
@@ -47,9 +51,11 @@ struct ConsoleState {
     settings: Arc<ConsoleSettings>,
 }
 
-/// The console's policy: same origin only, never framed, never cached.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; \
-     frame-ancestors 'none'; object-src 'none'";
+/// The console's policy: same origin only, never framed, never cached; no
+/// inline scripts or styles. `data:` images are allowed for the editor's
+/// error underlines and gutter markers (images cannot run script).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// The API router (unchanged under `/v1`) with the console under `/`.
 pub fn app(state: AppState, settings: ConsoleSettings) -> Router {
@@ -60,6 +66,7 @@ pub fn app(state: AppState, settings: ConsoleSettings) -> Router {
         .route("/signout", post(session::sign_out))
         .route("/datasets/{name}", get(pages::dataset))
         .route("/datasets/{name}/expected", post(pages::mark_expected))
+        .route("/datasets/{name}/gate", post(pages::gate))
         .route("/runs/{id}", get(pages::run))
         .route("/rulesets", get(rulesets::list))
         .route("/rulesets/new", get(rulesets::new))
@@ -69,7 +76,11 @@ pub fn app(state: AppState, settings: ConsoleSettings) -> Router {
         .route("/rulesets/{name}/restore", post(rulesets::restore))
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/tokens/{name}/revoke", post(tokens::revoke))
-        .route("/assets/console.css", get(stylesheet))
+        .route("/datasets/{name}/columns", get(editor::columns))
+        .route("/datasets/{name}/schema", get(editor::schema))
+        .route("/editor/rule-types", get(editor::rule_types))
+        .route("/editor/validate", post(editor::validate))
+        .route("/assets/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -78,18 +89,6 @@ pub fn app(state: AppState, settings: ConsoleSettings) -> Router {
             settings: Arc::new(settings),
         });
     api::router(state).merge(console)
-}
-
-/// The console's only stylesheet, embedded in the binary.
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        include_str!("assets/console.css"),
-    )
-        .into_response()
 }
 
 /// Adds the security headers to every console answer.

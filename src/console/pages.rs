@@ -55,6 +55,12 @@ struct OverviewRow {
     at_iso: String,
     run: Option<String>,
     rank: u8,
+    /// Recent scores as an SVG polyline's points (empty: no sparkline).
+    spark: String,
+    /// What the sparkline says, for screen readers.
+    spark_label: String,
+    /// `key=value` labels of the latest run's rules that did not pass.
+    labels: BTreeSet<String>,
 }
 
 /// `/`: every dataset × stage with its latest decision, failing first.
@@ -65,6 +71,7 @@ struct OverviewPage {
     rows: Vec<OverviewRow>,
     stages: Vec<Choice>,
     decisions: Vec<Choice>,
+    labels: Vec<Choice>,
     filtered: bool,
 }
 
@@ -75,6 +82,41 @@ pub(super) struct OverviewQuery {
     stage: String,
     #[serde(default)]
     decision: String,
+    /// `key=value`: rows whose latest run has a rule with this label that
+    /// did not pass.
+    #[serde(default)]
+    label: String,
+}
+
+/// Scores per sparkline.
+const SPARK_POINTS: i64 = 20;
+/// The sparkline's drawing box (see overview.html).
+const SPARK_SIZE: (f64, f64) = (100.0, 24.0);
+
+/// Scores (0–1, oldest first) as SVG polyline points in the spark box.
+fn spark_points(scores: &[f64]) -> String {
+    let (width, height) = SPARK_SIZE;
+    let step = if scores.len() > 1 {
+        width / (scores.len() - 1) as f64
+    } else {
+        0.0
+    };
+    scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let y = height - 2.0 - s.clamp(0.0, 1.0) * (height - 4.0);
+            format!("{:.1},{:.1}", i as f64 * step, y)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `key=value` labels in a rule's stored labels (a JSON object).
+fn label_pairs(json: &str) -> Vec<String> {
+    serde_json::from_str::<std::collections::BTreeMap<String, String>>(json)
+        .map(|m| m.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+        .unwrap_or_default()
 }
 
 /// `GET /`.
@@ -102,8 +144,46 @@ pub(super) async fn overview(
             at_iso: r.created_at.clone(),
             run: Some(r.id.clone()),
             rank: rank(r.decision.map(|d| d.as_str()), true),
+            spark: String::new(),
+            spark_label: String::new(),
+            labels: BTreeSet::new(),
         })
         .collect();
+    let mut series: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    for p in state.app.store.recent_scores(SPARK_POINTS).await? {
+        series
+            .entry((p.dataset, p.stage))
+            .or_default()
+            .push(p.score);
+    }
+    let ids: Vec<String> = rows.iter().filter_map(|r| r.run.clone()).collect();
+    let mut labels_by_run: std::collections::BTreeMap<String, BTreeSet<String>> =
+        Default::default();
+    for (run, labels) in state.app.store.unpassed_rule_labels(&ids).await? {
+        labels_by_run
+            .entry(run)
+            .or_default()
+            .extend(label_pairs(&labels));
+    }
+    for row in &mut rows {
+        if let Some(scores) = series.get(&(row.dataset.clone(), row.stage.clone())) {
+            if scores.len() > 1 {
+                row.spark = spark_points(scores);
+                row.spark_label = format!(
+                    "last {} scores, from {} to {}",
+                    scores.len(),
+                    score(scores.first().copied()),
+                    score(scores.last().copied())
+                );
+            }
+        }
+        if let Some(labels) = row.run.as_ref().and_then(|id| labels_by_run.remove(id)) {
+            row.labels = labels;
+        }
+    }
+    let mut all_labels: Vec<String> = rows.iter().flat_map(|r| r.labels.iter().cloned()).collect();
+    all_labels.sort();
+    all_labels.dedup();
     for d in &datasets {
         if !rows.iter().any(|r| r.dataset == d.name) {
             rows.push(OverviewRow {
@@ -115,12 +195,16 @@ pub(super) async fn overview(
                 at_iso: String::new(),
                 run: None,
                 rank: rank(None, false),
+                spark: String::new(),
+                spark_label: String::new(),
+                labels: BTreeSet::new(),
             });
         }
     }
     rows.retain(|r| {
         (q.stage.is_empty() || r.stage == q.stage)
             && (q.decision.is_empty() || r.decision == q.decision)
+            && (q.label.is_empty() || r.labels.contains(&q.label))
     });
     rows.sort_by(|a, b| (a.rank, &a.dataset, &a.stage).cmp(&(b.rank, &b.dataset, &b.stage)));
     let decisions: Vec<String> = DECISIONS.iter().map(|d| d.to_string()).collect();
@@ -129,7 +213,8 @@ pub(super) async fn overview(
         rows,
         stages: choices("any stage", &stages, &q.stage),
         decisions: choices("any decision", &decisions, &q.decision),
-        filtered: !q.stage.is_empty() || !q.decision.is_empty(),
+        labels: choices("any label", &all_labels, &q.label),
+        filtered: !q.stage.is_empty() || !q.decision.is_empty() || !q.label.is_empty(),
     };
     Ok(Html(page.render()?))
 }
@@ -155,6 +240,11 @@ struct ScorePoint {
     raw: f64,
 }
 
+/// A value as a chart reads it (full precision), empty when absent.
+fn chart_number(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
 /// A point of a metric trend.
 struct MetricRow {
     run: String,
@@ -166,7 +256,8 @@ struct MetricRow {
     expected: String,
     lower: String,
     upper: String,
-    /// The bounds for a chart: the number, or empty without one.
+    /// Expected value and bounds for a chart: the number, or empty.
+    expected_data: String,
     lower_data: String,
     upper_data: String,
     anomalous: bool,
@@ -194,6 +285,8 @@ struct DatasetPage {
     metrics: Vec<Choice>,
     metric: String,
     points: Vec<MetricRow>,
+    /// Saved rulesets the gate form offers (admin, pipeline).
+    rulesets: Vec<String>,
 }
 
 /// Filters of a dataset page.
@@ -307,7 +400,12 @@ pub(super) async fn dataset(
         Vec::new()
     } else {
         store
-            .metric_points(&name, &q.metric, TREND_POINTS)
+            .metric_points(
+                &name,
+                &q.metric,
+                Some(q.stage.as_str()).filter(|s| !s.is_empty()),
+                TREND_POINTS,
+            )
             .await?
             .into_iter()
             .map(|p| {
@@ -319,8 +417,9 @@ pub(super) async fn dataset(
                     expected: maybe_number(o.and_then(|o| o.expected)),
                     lower: maybe_number(o.and_then(|o| o.lower)),
                     upper: maybe_number(o.and_then(|o| o.upper)),
-                    lower_data: o.and_then(|o| o.lower).map(number).unwrap_or_default(),
-                    upper_data: o.and_then(|o| o.upper).map(number).unwrap_or_default(),
+                    expected_data: chart_number(o.and_then(|o| o.expected)),
+                    lower_data: chart_number(o.and_then(|o| o.lower)),
+                    upper_data: chart_number(o.and_then(|o| o.upper)),
                     anomalous: o.is_some_and(|o| o.anomalous),
                     excluded: p.excluded,
                     where_clause: p.where_clause,
@@ -332,7 +431,14 @@ pub(super) async fn dataset(
     };
     let mut options = record.options.clone();
     crate::source::redact::json(&mut options);
+    let rulesets = if session.caller.may(Access::Gate) {
+        let all = store.list_rulesets().await?;
+        all.into_iter().map(|v| v.name).collect()
+    } else {
+        Vec::new()
+    };
     let page = DatasetPage {
+        rulesets,
         nav: Nav::new(&session, "overview"),
         options: serde_json::to_string_pretty(&options).unwrap_or_default(),
         registered: when(&record.created_at),
@@ -371,10 +477,13 @@ pub(super) async fn dataset(
 pub(super) struct ExpectedForm {
     run: String,
     metric: String,
+    /// `true` lets the value train again.
+    #[serde(default)]
+    undo: String,
 }
 
 /// `POST /datasets/{name}/expected` (admin, steward): the value no longer
-/// trains DetectAnomalies or dynamic rules.
+/// trains DetectAnomalies or dynamic rules (with `undo`, it does again).
 pub(super) async fn mark_expected(
     State(state): State<ConsoleState>,
     Path(name): Path<String>,
@@ -394,7 +503,8 @@ pub(super) async fn mark_expected(
                 format!("no run `{}` of dataset `{name}`", form.run),
             )
         })?;
-    mark_value_expected(&state.app, &run.id, &form.metric).await?;
+    let expected = form.undo != "true";
+    mark_value_expected(&state.app, &run.id, &form.metric, expected).await?;
     let to = format!(
         "/datasets/{name}{}#trend",
         query(&[("metric", form.metric.as_str())])
@@ -531,4 +641,63 @@ pub(super) async fn run(
         status: v.status,
     };
     Ok(Html(page.render()?))
+}
+
+/// The gate form of a dataset page.
+#[derive(Deserialize)]
+pub(super) struct GateForm {
+    ruleset: String,
+    stage: String,
+}
+
+/// `POST /datasets/{name}/gate` (admin, pipeline): the gate, as
+/// `POST /v1/gate` runs it, with the registered datasets the ruleset names
+/// as aliases; waits for the decision and opens the run.
+pub(super) async fn gate(
+    State(state): State<ConsoleState>,
+    Path(name): Path<String>,
+    action: Action<GateForm>,
+) -> Result<Response, PageError> {
+    let Action { session, form } = action;
+    session.caller.require(Access::Gate)?;
+    let stage = form.stage.trim();
+    if stage.is_empty() || stage.len() > 128 {
+        return Err(Problem::bad_request("a stage of 1 to 128 characters is required").into());
+    }
+    let store = &state.app.store;
+    let ruleset = store
+        .get_ruleset(&form.ruleset, None)
+        .await?
+        .ok_or_else(|| {
+            Problem::not_found(
+                "ruleset_not_found",
+                format!("no ruleset `{}`", form.ruleset),
+            )
+        })?;
+    let registered = store.list_datasets().await?;
+    let aliases = crate::runs::named_datasets(&ruleset.dqdl, &registered, &name)
+        .into_iter()
+        .map(|d| (d.name.clone(), d.name.clone()))
+        .collect();
+    let run_key = format!(
+        "console-{}",
+        crate::store::new_run_id().map_err(Problem::from)?
+    );
+    let run = state
+        .app
+        .runs
+        .submit(crate::runs::RunRequest {
+            run_key,
+            dataset: name,
+            ruleset: ruleset.name,
+            ruleset_version: Some(ruleset.version),
+            stage: stage.to_string(),
+            aliases,
+            parameters: serde_json::json!({}),
+        })
+        .await
+        .map_err(Problem::from)?;
+    tracing::info!(run = %run.id, by = %session.caller.name, "gate called from the console");
+    let run = state.app.runs.wait(run).await.map_err(Problem::from)?;
+    Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
 }

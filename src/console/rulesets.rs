@@ -10,13 +10,15 @@ use serde::Deserialize;
 
 use super::ConsoleState;
 use super::diff::{DiffLine, diff_lines};
+use super::editor::dry_run_problem;
 use super::error::PageError;
 use super::session::{Action, Session};
-use super::view::{Nav, when};
+use super::view::{Choice, Nav, number, query, score, when};
 use crate::api::auth::Access;
 use crate::api::error::{Problem, ProblemLocation};
 use crate::api::registry::check_name;
 use crate::dqdl;
+use crate::runs::DryRun;
 use crate::store::RulesetVersion;
 
 /// A version as listed.
@@ -52,6 +54,8 @@ struct RulesetRow {
 struct ListPage {
     nav: Nav,
     rulesets: Vec<RulesetRow>,
+    /// Registered datasets a new ruleset may be suggested from.
+    datasets: Vec<String>,
 }
 
 /// `GET /rulesets`.
@@ -71,9 +75,16 @@ pub(super) async fn list(
             latest: v.into(),
         })
         .collect();
+    let datasets = if session.caller.may(Access::Edit) {
+        let all = state.app.store.list_datasets().await?;
+        all.into_iter().map(|d| d.name).collect()
+    } else {
+        Vec::new()
+    };
     let page = ListPage {
         nav: Nav::new(&session, "rulesets"),
         rulesets,
+        datasets,
     };
     Ok(Html(page.render()?))
 }
@@ -83,9 +94,13 @@ pub(super) async fn list(
 pub(super) struct NewQuery {
     #[serde(default)]
     name: String,
+    /// A dataset to profile for a suggested start.
+    #[serde(default)]
+    suggest: String,
 }
 
-/// `GET /rulesets/new?name=` (admin, steward): to the editor of a new name.
+/// `GET /rulesets/new?name=[&suggest=DATASET]` (admin, steward): to the
+/// editor of a new name, empty or with a suggestion.
 pub(super) async fn new(
     session: Session,
     Query(q): Query<NewQuery>,
@@ -93,7 +108,13 @@ pub(super) async fn new(
     session.caller.require(Access::Edit)?;
     let name = q.name.trim();
     check_name("ruleset", name)?;
-    Ok(Redirect::to(&format!("/rulesets/{name}/edit")).into_response())
+    let suggest = q.suggest.trim();
+    let to = if suggest.is_empty() {
+        format!("/rulesets/{name}/edit")
+    } else {
+        format!("/rulesets/{name}/edit{}", query(&[("suggest", suggest)]))
+    };
+    Ok(Redirect::to(&to).into_response())
 }
 
 /// `/rulesets/{name}`.
@@ -222,31 +243,148 @@ struct EditPage {
     base: Option<i64>,
     errors: Vec<ProblemLocation>,
     notice: String,
+    /// Registered datasets, for column completion and Try it.
+    datasets: Vec<Choice>,
+    /// The stage whose history Try it reads.
+    stage: String,
+    /// What Try it found, when it was asked.
+    tried: Option<Tried>,
+}
+
+/// The result of Try it.
+struct Tried {
+    dataset: String,
+    decision: String,
+    score: String,
+    counts: String,
+    /// Why it gave no results (then `rules` is empty).
+    error: String,
+    rules: Vec<TriedRule>,
+}
+
+/// One rule's result in Try it.
+struct TriedRule {
+    rule: String,
+    outcome: String,
+    message: String,
+    metrics: String,
+}
+
+impl Tried {
+    fn from_report(dataset: &str, report: &crate::report::Report) -> Tried {
+        Tried {
+            dataset: dataset.to_string(),
+            decision: crate::gate::decide_report(report).as_str().to_string(),
+            score: score(report.score),
+            counts: format!(
+                "{} passed, {} failed, {} errors",
+                report.passed, report.failed, report.errors
+            ),
+            error: String::new(),
+            rules: report
+                .rules
+                .iter()
+                .map(|r| TriedRule {
+                    rule: r.rule.clone(),
+                    outcome: r.outcome.as_str().to_string(),
+                    message: r.message.clone(),
+                    metrics: r
+                        .metrics
+                        .iter()
+                        .map(|(k, v)| format!("{k} = {}", number(*v)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .collect(),
+        }
+    }
+
+    fn failed(dataset: &str, error: String) -> Tried {
+        Tried {
+            dataset: dataset.to_string(),
+            decision: "error".to_string(),
+            score: score(None),
+            counts: String::new(),
+            error,
+            rules: Vec::new(),
+        }
+    }
 }
 
 fn edit_page(status: StatusCode, page: EditPage) -> Result<Response, PageError> {
     Ok((status, Html(page.render()?)).into_response())
 }
 
-/// `GET /rulesets/{name}/edit` (admin, steward): the latest text, or an
-/// empty one for a new ruleset.
+/// The registered datasets as choices, `current` (else the first) chosen.
+async fn dataset_choices(state: &ConsoleState, current: &str) -> Result<Vec<Choice>, PageError> {
+    let names: Vec<String> = state
+        .app
+        .store
+        .list_datasets()
+        .await?
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    let chosen = if names.iter().any(|n| n == current) {
+        current.to_string()
+    } else {
+        names.first().cloned().unwrap_or_default()
+    };
+    Ok(names
+        .into_iter()
+        .map(|n| Choice {
+            selected: n == chosen,
+            label: n.clone(),
+            value: n,
+        })
+        .collect())
+}
+
+/// What the editor may open with.
+#[derive(Deserialize)]
+pub(super) struct EditQuery {
+    /// Open with the ruleset suggested by profiling this dataset.
+    #[serde(default)]
+    suggest: String,
+}
+
+/// `GET /rulesets/{name}/edit[?suggest=DATASET]` (admin, steward): the
+/// latest text, an empty one for a new ruleset, or a suggestion profiled
+/// from a registered dataset.
 pub(super) async fn edit(
     State(state): State<ConsoleState>,
     session: Session,
     Path(name): Path<String>,
+    Query(q): Query<EditQuery>,
 ) -> Result<Response, PageError> {
     session.caller.require(Access::Edit)?;
     check_name("ruleset", &name)?;
     let latest = state.app.store.get_ruleset(&name, None).await?;
+    let base = latest.as_ref().map(|v| v.version);
+    let (text, notice) = if q.suggest.is_empty() {
+        (latest.map(|v| v.dqdl).unwrap_or_default(), String::new())
+    } else {
+        let suggestion = crate::api::suggest::suggest_for(&state.app, &q.suggest).await?;
+        (
+            suggestion.ruleset,
+            format!(
+                "suggested from a profile of `{}`: {} rule(s); review before saving",
+                q.suggest, suggestion.rules
+            ),
+        )
+    };
     edit_page(
         StatusCode::OK,
         EditPage {
             nav: Nav::new(&session, "rulesets"),
-            text: latest.as_ref().map(|v| v.dqdl.clone()).unwrap_or_default(),
-            base: latest.map(|v| v.version),
+            text,
+            base,
             comment: String::new(),
             errors: Vec::new(),
-            notice: String::new(),
+            notice,
+            datasets: dataset_choices(&state, &q.suggest).await?,
+            stage: "console".to_string(),
+            tried: None,
             name,
         },
     )
@@ -258,13 +396,21 @@ pub(super) struct SaveForm {
     text: String,
     #[serde(default)]
     comment: String,
-    /// `validate` checks without saving; anything else saves.
+    /// `validate` checks, `format` reformats, `try` dry-runs against
+    /// `dataset`; anything else saves.
     #[serde(default)]
     intent: String,
+    /// Try it: the registered dataset.
+    #[serde(default)]
+    dataset: String,
+    /// Try it: the stage whose history dynamic rules read.
+    #[serde(default)]
+    stage: String,
 }
 
 /// `POST /rulesets/{name}` (admin, steward): validates, then saves a new
-/// version; errors come back in the editor with their line and column.
+/// version, reformats, or tries the text against a dataset; errors come
+/// back in the editor with their line and column.
 pub(super) async fn save(
     State(state): State<ConsoleState>,
     Path(name): Path<String>,
@@ -286,30 +432,63 @@ pub(super) async fn save(
         .into());
     }
     // Browsers send text areas with CRLF line ends.
-    let text = form.text.replace("\r\n", "\n");
+    let mut text = form.text.replace("\r\n", "\n");
     let comment = form.comment.trim().to_string();
+    let stage = match form.stage.trim() {
+        "" => "console".to_string(),
+        s => s.to_string(),
+    };
     let checked = dqdl::parse(&text).map_err(|e| Problem::invalid_ruleset(&e.diagnostics));
-    if checked.is_err() || form.intent == "validate" {
+    let intent = form.intent.as_str();
+    if checked.is_err() || matches!(intent, "validate" | "format" | "try") {
         let base = state
             .app
             .store
             .get_ruleset(&name, None)
             .await?
             .map(|v| v.version);
+        let mut tried = None;
         let (status, errors, notice) = match checked {
-            Ok(_) => (StatusCode::OK, Vec::new(), "valid: no errors".to_string()),
+            Ok(parsed) => {
+                let notice = match intent {
+                    "format" => {
+                        text = dqdl::format_ruleset(&parsed);
+                        "formatted"
+                    }
+                    "try" => {
+                        let request = DryRun {
+                            text: text.clone(),
+                            dataset: form.dataset.clone(),
+                            stage: stage.clone(),
+                        };
+                        tried = Some(match state.app.runs.dry_run(request).await {
+                            Ok(report) => Tried::from_report(&form.dataset, &report),
+                            Err(e) => Tried::failed(
+                                &form.dataset,
+                                dry_run_problem(e).detail().to_string(),
+                            ),
+                        });
+                        "tried: nothing was recorded"
+                    }
+                    _ => "valid: no errors",
+                };
+                (StatusCode::OK, Vec::new(), notice.to_string())
+            }
             Err(p) => (p.status(), p.errors().to_vec(), p.detail().to_string()),
         };
         return edit_page(
             status,
             EditPage {
                 nav: Nav::new(&session, "rulesets"),
+                datasets: dataset_choices(&state, &form.dataset).await?,
                 name,
                 text,
                 comment,
                 base,
                 errors,
                 notice,
+                stage,
+                tried,
             },
         );
     }

@@ -15,6 +15,8 @@ pub(super) struct Nav {
     pub editor: bool,
     /// May manage tokens (admin).
     pub admin: bool,
+    /// May call the gate (admin, pipeline).
+    pub gate: bool,
     /// The section of the current page: overview, rulesets or tokens.
     pub section: &'static str,
 }
@@ -28,6 +30,7 @@ impl Nav {
             csrf: session.csrf.clone(),
             editor: session.caller.may(Access::Edit),
             admin: session.caller.may(Access::Admin),
+            gate: session.caller.may(Access::Gate),
             section,
         }
     }

@@ -222,7 +222,7 @@ impl Runs {
     /// Prepares (plans) and evaluates on the evaluation pool, reading the
     /// history from the store here between the two. Dropping the future
     /// (the timeout) aborts the pooled work.
-    async fn check(
+    pub(super) async fn check(
         &self,
         request: CheckRequest,
         scope: HistoryScope<'_>,

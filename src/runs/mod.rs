@@ -17,6 +17,7 @@
 //! Answers are always read back from the store, so a retry gets exactly
 //! the stored decision.
 
+mod dry_run;
 mod evaluate;
 mod pool;
 mod queue;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use tracing::Instrument;
 
+pub use dry_run::{Column, DryRun, DryRunError, named_datasets};
 pub use evaluate::dataset_spec;
 pub use pool::PoolError;
 

@@ -142,24 +142,27 @@ impl Store {
         Ok(points)
     }
 
-    /// The latest `limit` values of a metric for a dataset, oldest first,
-    /// one per (run, `where`), with what a DetectAnomalies rule of the same
-    /// run observed of it (that rule stores no metric row of its own when
+    /// The latest `limit` values of a metric for a dataset (in `stage`, or
+    /// every stage), oldest first, one per (run, `where`), with what a
+    /// DetectAnomalies rule of the same run observed of it (that rule stores no metric row of its own when
     /// another rule reported the metric).
     pub async fn metric_points(
         &self,
         dataset: &str,
         metric: &str,
+        stage: Option<&str>,
         limit: i64,
     ) -> Result<Vec<MetricPoint>, StoreError> {
         let rows: Vec<MetricPointRow> = sqlx::query_as(
             "SELECT m.run_id, m.created_at, m.where_clause, m.value, CAST(m.excluded AS BIGINT) AS excluded, r.observations \
              FROM metrics m LEFT JOIN rule_results r ON r.run_id = m.run_id AND r.observations IS NOT NULL \
-             WHERE m.dataset = $1 AND m.name = $2 ORDER BY m.created_at DESC, m.run_id DESC LIMIT $3",
+             WHERE m.dataset = $1 AND m.name = $2 AND ($4 = '' OR m.stage = $4) \
+             ORDER BY m.created_at DESC, m.run_id DESC LIMIT $3",
         )
         .bind(dataset)
         .bind(metric)
         .bind(limit.saturating_mul(4))
+        .bind(stage.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
         let mut points: Vec<MetricPoint> = Vec::new();
@@ -244,9 +247,21 @@ impl Store {
     /// Marks a run's values of one metric as expected, so they no longer
     /// train anomaly detection. Returns how many values were marked.
     pub async fn mark_expected(&self, run_id: &str, metric: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE metrics SET excluded = 1 WHERE run_id = $1 AND name = $2")
+        self.set_expected(run_id, metric, true).await
+    }
+
+    /// Marks a run's values of one metric as expected (`true`: excluded
+    /// from training) or not. Returns how many values it found.
+    pub async fn set_expected(
+        &self,
+        run_id: &str,
+        metric: &str,
+        expected: bool,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE metrics SET excluded = $3 WHERE run_id = $1 AND name = $2")
             .bind(run_id)
             .bind(metric)
+            .bind(i64::from(expected))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

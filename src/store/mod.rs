@@ -17,6 +17,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 mod datasets;
 mod metrics;
+mod overview;
 mod rulesets;
 mod runs;
 mod sessions;
@@ -25,6 +26,7 @@ mod tokens;
 
 pub use datasets::DatasetRecord;
 pub use metrics::{MetricPoint, TrendPoint};
+pub use overview::SeriesScore;
 pub use rulesets::RulesetVersion;
 pub use runs::{
     Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity, RunRecord, RunStatus,

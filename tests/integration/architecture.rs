@@ -41,7 +41,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "runs",
         &[
-            "check", "dqdl", "gate", "history", "plan", "report", "source", "store",
+            "check",
+            "dqdl",
+            "engine",
+            "gate",
+            "history",
+            "plan",
+            "report",
+            "source",
+            "sql_support",
+            "store",
         ],
     ),
     (
@@ -50,7 +59,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "check", "dqdl", "gate", "history", "plan", "runs", "source", "store", "suggest",
         ],
     ),
-    ("console", &["api", "dqdl", "history", "source", "store"]),
+    (
+        "console",
+        &[
+            "api", "dqdl", "gate", "history", "plan", "report", "runs", "source", "store",
+        ],
+    ),
     ("config", &["api", "store", "telemetry"]),
 ];
 

@@ -1,0 +1,5 @@
+import { stop } from "./server.js";
+
+export default async function globalTeardown() {
+  stop();
+}
