@@ -166,16 +166,15 @@ pub(super) async fn overview(
             .extend(label_pairs(&labels));
     }
     for row in &mut rows {
-        if let Some(scores) = series.get(&(row.dataset.clone(), row.stage.clone())) {
-            if scores.len() > 1 {
-                row.spark = spark_points(scores);
-                row.spark_label = format!(
-                    "last {} scores, from {} to {}",
-                    scores.len(),
-                    score(scores.first().copied()),
-                    score(scores.last().copied())
-                );
-            }
+        let key = (row.dataset.clone(), row.stage.clone());
+        if let Some(scores) = series.get(&key).filter(|s| s.len() > 1) {
+            row.spark = spark_points(scores);
+            row.spark_label = format!(
+                "last {} scores, from {} to {}",
+                scores.len(),
+                score(scores.first().copied()),
+                score(scores.last().copied())
+            );
         }
         if let Some(labels) = row.run.as_ref().and_then(|id| labels_by_run.remove(id)) {
             row.labels = labels;

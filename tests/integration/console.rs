@@ -856,3 +856,312 @@ fn serve_prints_the_first_admin_token_once() {
         );
     });
 }
+
+/// What the islands ask for (rule types, validation, columns), Try it,
+/// Format, Suggest, the gate button, undoing "expected" and the embedded
+/// assets, by role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn island_endpoints_try_format_suggest_and_gate_by_role() {
+    for backend in backends() {
+        let c = Console::start(backend, Duration::from_secs(3600)).await;
+        let run = c.seed_runs(6).await;
+        let tokens = c.role_tokens().await;
+        let token_of = |role: &str| {
+            tokens
+                .iter()
+                .find(|(r, _)| *r == role)
+                .map(|(_, t)| t.clone())
+                .expect("role")
+        };
+        let viewer = c.sign_in(&token_of("viewer")).await;
+        let steward = c.sign_in(&token_of("steward")).await;
+        let pipeline = c.sign_in(&token_of("pipeline")).await;
+
+        // Rule types come from the validator's table, with signatures.
+        let r = c.get("/editor/rule-types", Some(&viewer)).await;
+        assert_eq!(r.status, 200, "{backend}: {}", r.body);
+        let types = r.json();
+        let types = types.as_array().expect("a list");
+        assert_eq!(types.len(), dqgate::dqdl::RuleType::ALL.len());
+        let completeness = types
+            .iter()
+            .find(|t| t["name"] == "Completeness")
+            .expect("Completeness");
+        assert_eq!(
+            completeness["signature"],
+            "Completeness \"column\" <number condition> [where \"…\"]"
+        );
+        assert_eq!(completeness["example"], "Completeness \"email\" >= 0.95");
+
+        // Live validation: editors only, CSRF checked, spans to underline.
+        let typo = "Rules = [\n    IsComplet \"id\"\n]";
+        let r = c
+            .post(
+                "/editor/validate",
+                Some(&steward),
+                Some(&steward.csrf),
+                &[("text", typo)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["valid"], false);
+        assert_eq!(
+            (
+                &v["errors"][0]["line"],
+                &v["errors"][0]["column"],
+                &v["errors"][0]["length"]
+            ),
+            (&json!(2), &json!(5), &json!(9)),
+            "{v}"
+        );
+        assert!(
+            v["errors"][0]["message"]
+                .as_str()
+                .expect("message")
+                .contains("IsComplete"),
+            "{v}"
+        );
+        let r = c
+            .post(
+                "/editor/validate",
+                Some(&steward),
+                Some(&steward.csrf),
+                &[("text", "Rules = [ IsComplete \"id\" ]")],
+            )
+            .await;
+        assert_eq!(r.json(), json!({"valid": true, "errors": []}));
+        for (b, csrf) in [(&steward, "forged"), (&viewer, viewer.csrf.as_str())] {
+            let r = c
+                .post("/editor/validate", Some(b), Some(csrf), &[("text", typo)])
+                .await;
+            assert_eq!(r.status, 403, "{backend}: {}", r.body);
+        }
+
+        // Columns from the source, as JSON and as the schema page.
+        let r = c.get("/datasets/people/columns", Some(&viewer)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let names: Vec<String> = r
+            .json()
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|c| c["name"].as_str().expect("name").to_string())
+            .collect();
+        assert_eq!(&names[..4], ["id", "name", "age", "score"]);
+        assert_eq!(
+            c.get("/datasets/nobody/columns", Some(&viewer))
+                .await
+                .status,
+            404
+        );
+        let schema = c.get("/datasets/people/schema", Some(&viewer)).await;
+        assert!(
+            schema.status == 200 && schema.body.contains("<code>joined</code>"),
+            "{}",
+            schema.body
+        );
+
+        // Try it: per-rule results, nothing recorded.
+        let runs_before = c
+            .api("GET", "/v1/runs?dataset=people", ADMIN, Value::Null)
+            .await
+            .body;
+        let tried = c
+            .post(
+                "/rulesets/people-checks",
+                Some(&steward),
+                Some(&steward.csrf),
+                &[
+                    ("text", "Rules = [ RowCount = 10, IsComplete \"age\" ]"),
+                    ("intent", "try"),
+                    ("dataset", "people"),
+                    ("stage", "landing"),
+                ],
+            )
+            .await;
+        assert_eq!(tried.status, 200, "{}", tried.body);
+        assert!(tried.body.contains("Tried on people"), "{}", tried.body);
+        let outcomes: Vec<&str> = tried
+            .body
+            .split("data-outcome=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect();
+        assert_eq!(outcomes, ["Passed", "Failed"], "age has two NULLs");
+        let runs_after = c
+            .api("GET", "/v1/runs?dataset=people", ADMIN, Value::Null)
+            .await
+            .body;
+        assert_eq!(runs_before, runs_after, "Try it records nothing");
+        let unknown = c
+            .post(
+                "/rulesets/people-checks",
+                Some(&steward),
+                Some(&steward.csrf),
+                &[
+                    ("text", "Rules = [ RowCount > 0 ]"),
+                    ("intent", "try"),
+                    ("dataset", "nobody"),
+                ],
+            )
+            .await;
+        assert!(
+            unknown.body.contains("no dataset `nobody`"),
+            "{}",
+            unknown.body
+        );
+
+        // Format rewrites the text canonically without saving.
+        let formatted = c
+            .post(
+                "/rulesets/people-checks",
+                Some(&steward),
+                Some(&steward.csrf),
+                &[
+                    ("text", "Rules=[RowCount>1,IsComplete  \"id\"]"),
+                    ("intent", "format"),
+                ],
+            )
+            .await;
+        assert_eq!(formatted.status, 200);
+        assert!(
+            formatted
+                .body
+                .contains("Rules = [\n    RowCount &#62; 1,\n    IsComplete &#34;id&#34;\n]"),
+            "{}",
+            formatted.body
+        );
+
+        // Suggest: a new ruleset opens with a profiled suggestion.
+        let r = c
+            .get(
+                "/rulesets/new?name=suggested&suggest=people",
+                Some(&steward),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.header("location")),
+            (303, "/rulesets/suggested/edit?suggest=people")
+        );
+        let r = c
+            .get("/rulesets/suggested/edit?suggest=people", Some(&steward))
+            .await;
+        assert!(
+            r.status == 200
+                && r.body.contains("suggested from a profile of `people`")
+                && r.body.contains("IsComplete &#34;id&#34;"),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            c.get("/rulesets/suggested/edit?suggest=people", Some(&viewer))
+                .await
+                .status,
+            403
+        );
+
+        // The gate button: admin and pipeline only, recorded like a pipeline's.
+        for b in [&viewer, &steward] {
+            let r = c
+                .post(
+                    "/datasets/people/gate",
+                    Some(b),
+                    Some(&b.csrf),
+                    &[("ruleset", "people-checks"), ("stage", "console")],
+                )
+                .await;
+            assert_eq!(r.status, 403, "{backend}: {}", r.body);
+        }
+        let r = c
+            .post(
+                "/datasets/people/gate",
+                Some(&pipeline),
+                Some(&pipeline.csrf),
+                &[("ruleset", "people-checks"), ("stage", "console")],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let id = r
+            .header("location")
+            .strip_prefix("/runs/")
+            .expect("a run")
+            .to_string();
+        let recorded = c
+            .api("GET", &format!("/v1/runs/{id}"), ADMIN, Value::Null)
+            .await
+            .json();
+        assert_eq!(
+            (&recorded["stage"], &recorded["decision"]),
+            (&json!("console"), &json!("pass")),
+            "{recorded}"
+        );
+
+        // Marking a value expected can be undone, from the page and the API.
+        let mark = [("run", run.as_str()), ("metric", "Dataset.*.RowCount")];
+        let r = c
+            .post(
+                "/datasets/people/expected",
+                Some(&steward),
+                Some(&steward.csrf),
+                &mark,
+            )
+            .await;
+        assert_eq!(r.status, 303);
+        assert_eq!(excluded(&c.store, &run).await, Some(true));
+        let mut undo = mark.to_vec();
+        undo.push(("undo", "true"));
+        let r = c
+            .post(
+                "/datasets/people/expected",
+                Some(&steward),
+                Some(&steward.csrf),
+                &undo,
+            )
+            .await;
+        assert_eq!(r.status, 303);
+        assert_eq!(excluded(&c.store, &run).await, Some(false));
+        let path = format!("/v1/runs/{run}/metrics/Dataset.*.RowCount/expected");
+        assert_eq!(c.api("POST", &path, ADMIN, Value::Null).await.status, 200);
+        assert_eq!(excluded(&c.store, &run).await, Some(true));
+        let r = c.api("DELETE", &path, ADMIN, Value::Null).await;
+        assert_eq!(
+            (r.status, r.json()["marked"].as_u64()),
+            (200, Some(1)),
+            "{}",
+            r.body
+        );
+        assert_eq!(excluded(&c.store, &run).await, Some(false));
+
+        // Assets: embedded, typed, revalidated with their ETag.
+        let r = c.get("/assets/editor.js", None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), "text/javascript; charset=utf-8");
+        let etag = r.header("etag").to_string();
+        assert!(etag.starts_with('"') && r.body.len() > 10_000);
+        let again = c
+            .send(
+                Request::get("/assets/editor.js")
+                    .header(header::IF_NONE_MATCH, &etag)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!((again.status, again.body.len()), (304, 0));
+        assert_eq!(c.get("/assets/nothing.js", None).await.status, 404);
+        let page = c.get("/", Some(&viewer)).await;
+        assert!(
+            page.header("content-security-policy")
+                .contains("img-src 'self' data:")
+        );
+    }
+}
+
+/// Whether run `run`'s RowCount of `people` is excluded from training.
+async fn excluded(store: &Store, run: &str) -> Option<bool> {
+    let points = store
+        .metric_points("people", "Dataset.*.RowCount", Some("landing"), 50)
+        .await
+        .expect("points");
+    points.iter().find(|p| p.run == run).map(|p| p.excluded)
+}

@@ -249,6 +249,25 @@ test("a viewer sees no edit controls and a forged save is refused", async ({ pag
   expect(problems).toEqual([]);
 });
 
+test("the overview filters by stage, decision and failing-rule label, with sparklines", async ({ page }) => {
+  const problems = watch(page);
+  await signIn(page, ADMIN);
+  // sessions × daily has 9 scores: a sparkline; × landing has one: none.
+  const daily = page.locator("tbody tr", { hasText: "daily" });
+  await expect(daily.locator("svg.spark polyline")).toHaveCount(1);
+  await page.getByLabel("Failing rule label").selectOption("severity=warn");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/label=severity%3Dwarn/);
+  await expect(page.locator("tbody tr")).toHaveCount(1);
+  await expect(page.locator("tbody tr")).toContainText("landing");
+  await page.goto(`${state().base}/?decision=pass`);
+  await expect(page.locator("tbody tr")).toHaveCount(1);
+  await expect(page.locator("tbody tr")).toContainText("daily");
+  await page.goto(`${state().base}/`);
+  await shot(page, "overview-all");
+  expect(problems).toEqual([]);
+});
+
 test("the tokens page lists tokens for an admin", async ({ page }) => {
   const problems = watch(page);
   await signIn(page, ADMIN);
