@@ -9,6 +9,7 @@ use dqgate::check::{self, CheckRequest};
 use dqgate::report::Report;
 use dqgate::sample::{self, SampleSpec};
 use dqgate::source::DatasetSpec;
+use dqgate::store::Store;
 
 use super::OutputFormat;
 use super::check::{CANNOT_RUN, table};
@@ -46,6 +47,54 @@ pub struct DemoArgs {
     /// it prints are pinned to it, so only the marked rules fail on any day.
     #[arg(long, env = "DQGATE_NOW")]
     pub now: Option<chrono::DateTime<Utc>>,
+    /// The store `dqgate serve` opens by default, where the demo registers
+    /// its three datasets and saves its three rulesets (unchanged rulesets
+    /// get no new version), so the console has them to gate.
+    #[arg(long, env = "DQGATE_DATA_DIR", default_value = "dqgate-data")]
+    pub data_dir: PathBuf,
+    /// Do not register anything in a store.
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+/// Registers the demo's datasets and saves its rulesets in the SQLite store
+/// under `data_dir`; returns what it did, in words.
+async fn register(
+    data_dir: &Path,
+    datasets: [(&str, &Path); 3],
+) -> Result<String, Box<dyn std::error::Error>> {
+    let store = Store::connect(&Store::sqlite_url(data_dir)?).await?;
+    for (name, path) in datasets {
+        let location = std::fs::canonicalize(path)?;
+        store
+            .put_dataset(
+                name,
+                "parquet",
+                &location.display().to_string(),
+                &serde_json::json!({}),
+            )
+            .await?;
+    }
+    let mut saved = Vec::new();
+    for (name, text) in RULESETS {
+        let latest = store.get_ruleset(name, None).await?;
+        if latest.is_none_or(|v| v.dqdl != text) {
+            store
+                .put_ruleset(name, text, Some("from dqgate demo"), "dqgate demo")
+                .await?;
+            saved.push(name);
+        }
+    }
+    Ok(format!(
+        "registered datasets sessions, users and songs in {} ({} ruleset(s) saved: {})",
+        data_dir.display(),
+        saved.len(),
+        if saved.is_empty() {
+            "all unchanged".to_string()
+        } else {
+            saved.join(", ")
+        }
+    ))
 }
 
 fn spec(alias: &str, path: &Path) -> DatasetSpec {
@@ -140,6 +189,25 @@ pub fn run(args: DemoArgs) -> ExitCode {
             }
         }
     }
+    let registered = if args.no_register {
+        None
+    } else {
+        let datasets = [
+            ("sessions", summary.sessions.as_path()),
+            ("users", summary.users.as_path()),
+            ("songs", summary.songs.as_path()),
+        ];
+        match runtime.block_on(register(&args.data_dir, datasets)) {
+            Ok(done) => Some(done),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot register the demo in {}: {e}",
+                    args.data_dir.display()
+                );
+                return ExitCode::from(CANNOT_RUN);
+            }
+        }
+    };
     match args.format {
         OutputFormat::Json => super::print_json(&reports),
         OutputFormat::Text => {
@@ -163,6 +231,11 @@ pub fn run(args: DemoArgs) -> ExitCode {
                 summary.users.display(),
                 summary.songs.display()
             );
+            if let Some(done) = registered {
+                outln!(
+                    "The console: {done}. Run `dqgate serve`, open the URL it prints, sign in with the token it prints, and gate a dataset from its page."
+                );
+            }
         }
     }
     ExitCode::SUCCESS

@@ -112,6 +112,20 @@ fn demo_command_generates_and_reports() {
     for r in reports.as_array().into_iter().flatten() {
         assert_eq!(r["errors"], 0, "{r}");
     }
+    // The datasets and rulesets wait in the store `dqgate serve` opens.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = dqgate::store::Store::sqlite_url(&dir.path().join("dqgate-data")).expect("url");
+        let store = dqgate::store::Store::connect(&url).await.expect("store");
+        let datasets = store.list_datasets().await.expect("datasets");
+        let names: Vec<&str> = datasets.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["sessions", "songs", "users"]);
+        let sessions = std::fs::canonicalize(dir.path().join("sample/sessions")).expect("path");
+        assert_eq!(datasets[0].location, sessions.display().to_string());
+        let rulesets = store.list_rulesets().await.expect("rulesets");
+        assert_eq!(rulesets.len(), 3);
+        assert!(rulesets.iter().all(|r| r.version == 1));
+    });
 }
 
 /// `--explain` of each DeFtunes ruleset, pinned: the scans, their SQL and

@@ -201,6 +201,7 @@ test("the trend chart draws values and a band, and a point can be marked expecte
   expect(drawn.lower).toBe(4);
   expect(drawn.upper).toBe(drawn.lower);
   await shot(page, "dataset-trend");
+  await page.locator("section[aria-labelledby=trend]").screenshot({ path: `${SHOTS}/trend-section.png` });
 
   // Click the newest value on the chart: confirm, and it is excluded.
   const where = await page.locator("table[data-chart=band]").evaluate((t) => {
