@@ -17,6 +17,7 @@ mod first_hour;
 mod first_hour_cli;
 mod first_hour_errors;
 mod fixtures;
+mod gate_cli;
 mod globs;
 mod glue_fidelity;
 mod history;
