@@ -24,6 +24,7 @@ mod history;
 mod iceberg;
 mod openapi;
 mod prometheus;
+mod quarantine;
 mod readme;
 mod recovery;
 mod rulesets;
