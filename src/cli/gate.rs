@@ -283,10 +283,15 @@ fn print_table(run: &Value) {
     }
     let q = &run["inputs"]["quarantine"];
     if let Some(location) = q["location"].as_str() {
-        outln!(
-            "quarantine: {location} ({} rows in {} files)",
+        let (rows, files) = (
             q["rows"].as_u64().unwrap_or(0),
-            q["files"].as_u64().unwrap_or(0)
+            q["files"].as_u64().unwrap_or(0),
+        );
+        let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        outln!(
+            "quarantine: {location} ({} in {})",
+            plural(rows, "row"),
+            plural(files, "file")
         );
     }
 }

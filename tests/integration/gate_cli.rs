@@ -201,7 +201,13 @@ fn every_decision_has_its_exit_status() {
     let (_keep, dir) = workdir();
     let server = Serve::start(&dir, "127.0.0.1:0", &[]);
     let url = server.url.clone();
-    register(&url, &dir, "people", json!({}));
+    let quarantine = dir.join("quarantine");
+    register(
+        &url,
+        &dir,
+        "people",
+        json!({"quarantine": quarantine.display().to_string()}),
+    );
     // The fixture: 10 rows, `age` NULL in rows 3 and 7.
     save_ruleset(
         &url,
@@ -279,6 +285,16 @@ fn every_decision_has_its_exit_status() {
         "{shown}"
     );
     assert!(shown.contains("Failed       IsComplete \"age\""), "{shown}");
+    let id = answer["id"].as_str().expect("run id");
+    let folder = quarantine.join("people").join("landing").join(id);
+    assert!(
+        shown.contains(&format!(
+            "quarantine: {}/ (2 rows in 1 file)",
+            folder.display()
+        )),
+        "{shown}"
+    );
+    assert!(folder.join("part-00000.parquet").is_file());
     assert!(
         !shown.contains("Completeness \"age\""),
         "only failing rules: {shown}"
