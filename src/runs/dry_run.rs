@@ -106,8 +106,10 @@ impl Runs {
             .await
             .ok_or(RunError::Pool(super::PoolError::Cancelled))?;
         let timeout = self.inner.limits.timeout;
-        match tokio::time::timeout(timeout, self.check(request, scope)).await {
-            Ok(report) => report.map_err(DryRunError::Evaluation),
+        match tokio::time::timeout(timeout, self.check(request, scope, None)).await {
+            Ok(checked) => checked
+                .map(|(report, _)| report)
+                .map_err(DryRunError::Evaluation),
             Err(_) => Err(RunError::TimedOut(timeout.as_secs()).into()),
         }
     }

@@ -20,6 +20,7 @@
 mod dry_run;
 mod evaluate;
 mod pool;
+mod quarantine;
 mod queue;
 mod record;
 mod settle;
