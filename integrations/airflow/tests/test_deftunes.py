@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+from pyarrow import fs as pafs
 import pytest
 
 from conftest import require
@@ -110,22 +112,33 @@ def run_day(day: datetime, deferrable: bool = False) -> dict[str, str]:
 
 
 def published_days(stack) -> list[str]:
+    """The ingestion dates present in the serving zone's fact table."""
     lake, cfg = stack["lake"], stack["cfg"]
     table = pads.dataset(
         lake.serving_path(cfg, "fact_session"), filesystem=lake.filesystem(cfg), format="parquet", partitioning="hive"
     ).to_table(columns=["ingestion_date"])
-    return sorted(set(str(d) for d in table.column("ingestion_date").to_pylist()))
+    return sorted({str(d) for d in table.column("ingestion_date").to_pylist()})
 
 
-def quarantined(stack, dataset: str, stage: str):
+def landed(stack, name: str, day: str):
+    """One day of a landing dataset, read straight from S3."""
+    lake, cfg = stack["lake"], stack["cfg"]
+    return pq.read_table(f"{lake.landing_path(cfg, name, day)}/part-0.parquet", filesystem=lake.filesystem(cfg))
+
+
+def quarantined(stack, answer: dict):
+    """The rows the gate run quarantined, read from the lake."""
     lake, cfg = stack["lake"], stack["cfg"]
     s3 = lake.filesystem(cfg)
-    folder = f"{cfg.bucket}/quarantine/{dataset}/{stage}"
-    files = [f.path for f in s3.get_file_info(__import__("pyarrow.fs").fs.FileSelector(folder, recursive=True)) if f.path.endswith(".parquet")]
-    return pads.dataset(files, filesystem=s3, format="parquet").to_table() if files else None
+    folder = f"{cfg.bucket}/quarantine/{answer['dataset']}/{answer['stage']}"
+    infos = s3.get_file_info(pafs.FileSelector(folder, recursive=True, allow_not_found=True))
+    files = [f.path for f in infos if f.path.endswith(".parquet") and (answer["id"] in f.path or answer["run_key"] in f.path)]
+    assert files, f"no quarantine file for run {answer['id']} under {folder}: {[f.path for f in infos]}"
+    return pads.dataset(files, filesystem=s3, format="parquet").to_table()
 
 
 def gate_answer(stack, dataset: str, stage: str, day: str) -> dict:
+    """The one gate run of a dataset, stage and day, as the run API shows it."""
     server = stack["server"]
     runs = [r for r in server.runs() if r["dataset"] == dataset and r["stage"] == stage and day in r["run_key"]]
     assert len(runs) == 1, runs
@@ -133,13 +146,119 @@ def gate_answer(stack, dataset: str, stage: str, day: str) -> dict:
         return c.get(runs[0]["run"]).raise_for_status().json()
 
 
+def failed_rules(answer: dict) -> list[str]:
+    return [r["rule"] for r in answer["rules"] if r["outcome"] == "Failed"]
+
+
+def stopped_at(states: dict[str, str], gate: str) -> None:
+    """The day failed at `gate`, and no task after it ran."""
+    assert states[gate] == "failed", states
+    after = TASKS[TASKS.index(gate) + 1 :]
+    if gate.startswith("gate_landing"):
+        after = TASKS[TASKS.index("transform") :]
+    elif gate.startswith("gate_transform"):
+        after = TASKS[TASKS.index("serve") :]
+    for task in after:
+        assert states[task] == "upstream_failed", (task, states)
+
+
 def test_days_one_and_two_reach_serving(stack):
     states = run_day(DAYS[0])
     assert states == {t: "success" for t in TASKS}, states
+    # Day 2 with deferrable gates: each waits in DqgateRunTrigger.
     states = run_day(DAYS[1], deferrable=True)
     assert states == {t: "success" for t in TASKS}, states
     assert published_days(stack) == ["2026-01-01", "2026-01-02"]
+    landing = gate_answer(stack, "landing_sessions", "landing", "2026-01-02")
+    assert landing["decision"] == "pass", landing
+    assert landing["parameters"] == {"start_date": "2026-01-02", "end_date": "2026-01-03"}
+    rows = landed(stack, "sessions", "2026-01-02").num_rows
+    assert landing["rules"][0]["metrics"]["Dataset.*.RowCount"] == rows, landing["rules"][0]
+    transform = gate_answer(stack, "lake_sessions", "transform", "2026-01-02")
+    assert transform["decision"] == "pass", transform
+    assert set(transform["parameters"]) == {"snapshot_id", "since_snapshot_id"}
+    # The transform gate read only the day's append, not day 1's rows.
+    assert transform["rules"][0]["metrics"]["Dataset.*.RowCount"] == rows, transform["rules"][0]
     served = gate_answer(stack, "serving_fact_session", "serving", "2026-01-02")
     assert served["decision"] == "pass", served
-    landing = gate_answer(stack, "landing_sessions", "landing", "2026-01-02")
-    assert landing["inputs"]["read"]["primary"]["slice"] == "ingestion_date >= 2026-01-02 and ingestion_date < 2026-01-03" or "2026-01-02" in str(landing["inputs"]), landing["inputs"]
+    both = rows + landed(stack, "sessions", "2026-01-01").num_rows
+    assert served["rules"][0]["metrics"]["Dataset.*.RowCount"] == both, served["rules"][0]
+
+
+def test_day_three_price_bug_stops_at_landing_with_the_bad_rows_quarantined(stack):
+    states = run_day(DAYS[2])
+    stopped_at(states, "gate_landing_sessions")
+    assert states["gate_landing_users"] == "success" and states["gate_landing_songs"] == "success", states
+    answer = gate_answer(stack, "landing_sessions", "landing", "2026-01-03")
+    assert answer["decision"] == "fail"
+    assert 'ColumnValues "price" between 0.49 and 2.01' in failed_rules(answer), answer["rules"]
+    assert published_days(stack) == ["2026-01-01", "2026-01-02"]
+    bad = [p for p in landed(stack, "sessions", "2026-01-03").column("price").to_pylist() if p > 2.01]
+    assert len(bad) == landed(stack, "sessions", "2026-01-03").num_rows // 20
+    if QUARANTINE:
+        rows = quarantined(stack, answer)
+        assert sorted(rows.column("price").to_pylist()) == sorted(bad)
+        assert set(rows.column("DataQualityEvaluationResult").to_pylist()) == {"Failed"}
+
+
+def test_rerunning_a_day_evaluates_nothing_again(stack):
+    before = stack["server"].runs()
+    states = run_day(DAYS[1])
+    assert states == {t: "success" for t in TASKS}, states
+    after = stack["server"].runs()
+    assert len(after) == len(before), "a re-run day evaluated again"
+    assert {r["id"] for r in after} == {r["id"] for r in before}
+    assert published_days(stack) == ["2026-01-01", "2026-01-02"]
+
+
+@pytest.mark.parametrize(
+    "day, gate, dataset, stage, rules",
+    [
+        (
+            DAYS[3],
+            "gate_transform_sessions",
+            "lake_sessions",
+            "transform",
+            ['ReferentialIntegrity "user_id" "users.user_id" = 1', 'CustomSql "SELECT session_id FROM primary WHERE user_id IN (SELECT user_id FROM users)"'],
+        ),
+        (
+            DAYS[4],
+            "gate_transform_sessions",
+            "lake_sessions",
+            "transform",
+            ['CustomSql "SELECT session_id FROM primary WHERE CAST(session_start_time AS DATE) = ingestion_date"'],
+        ),
+        (DAYS[5], "gate_landing_sessions", "landing_sessions", "landing", ["RowCount > avg(last(7)) * 0.7"]),
+    ],
+    ids=["orphan_sessions", "late_data", "row_count_drop"],
+)
+def test_each_incident_stops_at_its_gate(stack, day, gate, dataset, stage, rules):
+    ds = day.date().isoformat()
+    states = run_day(day)
+    stopped_at(states, gate)
+    answer = gate_answer(stack, dataset, stage, ds)
+    assert answer["decision"] == "fail"
+    assert set(rules) <= set(failed_rules(answer)), answer["rules"]
+    assert ds not in published_days(stack)
+    sessions = landed(stack, "sessions", ds)
+    if INCIDENTS[ds] == "row_count_drop":
+        assert sessions.num_rows < 300, sessions.num_rows
+        return
+    if not QUARANTINE:
+        return
+    rows = quarantined(stack, answer)
+    if INCIDENTS[ds] == "orphan_sessions":
+        known = set()
+        for d in ("2026-01-01", ds):
+            known |= set(landed(stack, "users", d).column("user_id").to_pylist())
+        orphans = sorted(s for s, u in zip(sessions.column("session_id").to_pylist(), sessions.column("user_id").to_pylist()) if u not in known)
+        assert len(orphans) == sessions.num_rows * 3 // 100
+        assert sorted(rows.column("session_id").to_pylist()) == orphans
+    else:
+        late = sorted(
+            s
+            for s, t in zip(sessions.column("session_id").to_pylist(), sessions.column("session_start_time").to_pylist())
+            if not t.startswith(ds)
+        )
+        assert len(late) == sessions.num_rows // 10
+        assert sorted(rows.column("session_id").to_pylist()) == late

@@ -24,7 +24,7 @@ def failing_rules(run: dict[str, Any], limit: int = 10) -> list[str]:
     lines = [
         f"{r.get('outcome')}: {r.get('rule')} — {r.get('message')}"
         for r in run.get("rules") or []
-        if r.get("outcome") != "pass"
+        if r.get("outcome") != "Passed"
     ]
     if len(lines) > limit:
         lines = lines[:limit] + [f"… and {len(lines) - limit} more"]
