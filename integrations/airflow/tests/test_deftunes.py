@@ -32,7 +32,7 @@ INCIDENTS = {
     "2026-01-05": "late_data",
     "2026-01-06": "row_count_drop",
 }
-QUARANTINE = os.environ.get("DEFTUNES_TEST_NO_QUARANTINE") is None
+
 TASKS = [
     "land",
     "gate_landing_songs",
@@ -85,7 +85,7 @@ def stack():
         cfg = config.from_env()
         lake.filesystem(cfg).create_dir(cfg.bucket)
         assert generate.seed_songs(postgres.url) == generate.SONGS
-        register.register(cfg, server.url, server.admin, quarantine=QUARANTINE)
+        register.register(cfg, server.url, server.admin)
         pipeline = server.token("deftunes-airflow", "pipeline")
         os.environ["AIRFLOW_CONN_DQGATE_DEFAULT"] = airflow_connection(server.url, pipeline)
         yield {"server": server, "cfg": cfg, "lake": lake}
@@ -127,14 +127,21 @@ def landed(stack, name: str, day: str):
 
 
 def quarantined(stack, answer: dict):
-    """The rows the gate run quarantined, read from the lake."""
+    """The rows the gate run quarantined, read from where the run's inputs
+    say they are (`<prefix>/<dataset>/<stage>/<run>/`)."""
     lake, cfg = stack["lake"], stack["cfg"]
+    q = answer["inputs"].get("quarantine")
+    assert q, f"the run recorded no quarantine: {answer['inputs']}"
+    prefix = f"s3://{cfg.bucket}/quarantine/{answer['dataset']}/{answer['stage']}/"
+    assert q["location"].startswith(prefix), q
     s3 = lake.filesystem(cfg)
-    folder = f"{cfg.bucket}/quarantine/{answer['dataset']}/{answer['stage']}"
-    infos = s3.get_file_info(pafs.FileSelector(folder, recursive=True, allow_not_found=True))
-    files = [f.path for f in infos if f.path.endswith(".parquet") and (answer["id"] in f.path or answer["run_key"] in f.path)]
-    assert files, f"no quarantine file for run {answer['id']} under {folder}: {[f.path for f in infos]}"
-    return pads.dataset(files, filesystem=s3, format="parquet").to_table()
+    folder = q["location"].removeprefix("s3://").rstrip("/")
+    infos = s3.get_file_info(pafs.FileSelector(folder, recursive=True))
+    files = [f.path for f in infos if f.path.endswith(".parquet")]
+    assert files, f"no Parquet file under {q['location']}"
+    rows = pads.dataset(files, filesystem=s3, format="parquet").to_table()
+    assert rows.num_rows == q["rows"], q
+    return rows
 
 
 def gate_answer(stack, dataset: str, stage: str, day: str) -> dict:
@@ -162,12 +169,26 @@ def stopped_at(states: dict[str, str], gate: str) -> None:
         assert states[task] == "upstream_failed", (task, states)
 
 
-def test_days_one_and_two_reach_serving(stack):
+def test_days_one_and_two_reach_serving(stack, monkeypatch):
     states = run_day(DAYS[0])
     assert states == {t: "success" for t in TASKS}, states
-    # Day 2 with deferrable gates: each waits in DqgateRunTrigger.
+    # Day 2 with deferrable gates: each is accepted (202) and waits in
+    # DqgateRunTrigger, which dag.test() runs in line.
+    from dqgate_airflow.triggers import DqgateRunTrigger
+
+    polled: list[str] = []
+    original = DqgateRunTrigger.run
+
+    async def counting(self):
+        polled.append(self.dqgate_run_id)
+        async for event in original(self):
+            yield event
+
+    monkeypatch.setattr(DqgateRunTrigger, "run", counting)
     states = run_day(DAYS[1], deferrable=True)
     assert states == {t: "success" for t in TASKS}, states
+    day_two = {r["id"] for r in stack["server"].runs() if "2026-01-02" in r["run_key"]}
+    assert sorted(polled) == sorted(day_two) and len(day_two) == 6, (polled, day_two)
     assert published_days(stack) == ["2026-01-01", "2026-01-02"]
     landing = gate_answer(stack, "landing_sessions", "landing", "2026-01-02")
     assert landing["decision"] == "pass", landing
@@ -195,10 +216,10 @@ def test_day_three_price_bug_stops_at_landing_with_the_bad_rows_quarantined(stac
     assert published_days(stack) == ["2026-01-01", "2026-01-02"]
     bad = [p for p in landed(stack, "sessions", "2026-01-03").column("price").to_pylist() if p > 2.01]
     assert len(bad) == landed(stack, "sessions", "2026-01-03").num_rows // 20
-    if QUARANTINE:
-        rows = quarantined(stack, answer)
-        assert sorted(rows.column("price").to_pylist()) == sorted(bad)
-        assert set(rows.column("DataQualityEvaluationResult").to_pylist()) == {"Failed"}
+    rows = quarantined(stack, answer)
+    assert sorted(rows.column("price").to_pylist()) == sorted(bad)
+    assert set(rows.column("DataQualityEvaluationResult").to_pylist()) == {"Failed"}
+    assert set(rows.column("ingestion_date").to_pylist()) == {"2026-01-03"}
 
 
 def test_rerunning_a_day_evaluates_nothing_again(stack):
@@ -242,9 +263,10 @@ def test_each_incident_stops_at_its_gate(stack, day, gate, dataset, stage, rules
     assert ds not in published_days(stack)
     sessions = landed(stack, "sessions", ds)
     if INCIDENTS[ds] == "row_count_drop":
-        assert sessions.num_rows < 300, sessions.num_rows
-        return
-    if not QUARANTINE:
+        usual = landed(stack, "sessions", "2026-01-02").num_rows
+        assert sessions.num_rows < usual * 0.35, (sessions.num_rows, usual)
+        # Only dataset-level rules failed: no row to quarantine.
+        assert answer["inputs"]["quarantine"]["rows"] == 0, answer["inputs"]
         return
     rows = quarantined(stack, answer)
     if INCIDENTS[ds] == "orphan_sessions":
