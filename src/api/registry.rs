@@ -68,7 +68,12 @@ pub struct DatasetBody {
     /// Reader options: `endpoint`, `region`, `path_style`, `snapshot_id`,
     /// `as_of`, `since_snapshot_id`, `slice_column`, `start_date`,
     /// `end_date`, `composite_mode`; CSV `delimiter`, `header`,
-    /// `null_value`, `quote`, `malformed_rows` (`fail` or `count`).
+    /// `null_value`, `quote`, `malformed_rows` (`fail` or `count`); gate
+    /// runs: `quarantine`, a local folder (under the allowed paths) or
+    /// `s3://bucket/prefix` outside the dataset's location, where a run
+    /// that ends in `fail` writes its failing rows as Parquet under
+    /// `<quarantine>/<dataset>/<stage>/<run id>/` (422
+    /// `location_not_allowed` when out of reach).
     /// Unknown options are rejected.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -394,7 +399,7 @@ pub async fn put_dataset(
     }
     let source_options = serde_json::from_value::<SourceOptions>(options.clone()).map_err(|e| {
         Problem::bad_request(format!(
-            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date, composite_mode, delimiter, header, null_value, quote, malformed_rows)"
+            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date, composite_mode, delimiter, header, null_value, quote, malformed_rows, quarantine)"
         ))
     })?;
     if format == Format::Iceberg {

@@ -54,7 +54,10 @@ pub struct RunView {
     pub(crate) message: Option<String>,
     #[schema(value_type = Object)]
     pub(crate) parameters: serde_json::Value,
-    /// What was read.
+    /// What was read: `ruleset`, `dataset`, `aliases`, `read` (formats,
+    /// snapshots, slices); for a failing run of a dataset with the
+    /// `quarantine` option, `quarantine`: `{"location": "<quarantine>/<dataset>/<stage>/<run id>/",
+    /// "rows": N, "files": F}` (the failing rows written there as Parquet).
     #[schema(value_type = Object)]
     pub(crate) inputs: serde_json::Value,
     pub(crate) created_at: String,

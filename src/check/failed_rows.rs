@@ -49,6 +49,24 @@ impl Prepared {
         Ok(considered)
     }
 
+    /// Every primary row that fails at least one row-level rule, with
+    /// Glue's row-level columns, as a stream of record batches (nothing is
+    /// collected: the gate's quarantine writes them as they come).
+    /// `location` names the destination in errors.
+    pub async fn failed_rows_stream(
+        &self,
+        location: &str,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream, CheckError> {
+        let fail = |message: String| CheckError::FailedRows {
+            path: location.to_string(),
+            message,
+        };
+        let (rows, _) = self.failed_rows().await.map_err(|e| fail(e.to_string()))?;
+        rows.execute_stream()
+            .await
+            .map_err(|e| fail(engine::clean(&e)))
+    }
+
     /// The failing rows as a DataFrame, and how many row-level rules were
     /// considered.
     async fn failed_rows(&self) -> Result<(DataFrame, usize), RowsError> {

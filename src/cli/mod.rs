@@ -20,6 +20,7 @@ macro_rules! out {
 mod check;
 mod demo;
 mod fmt;
+mod gate;
 mod serve;
 mod source;
 mod suggest;
@@ -78,6 +79,14 @@ enum Command {
     /// freshness; every suggested rule passes on the profiled data. With
     /// --store, row-count bounds come from the dataset's history.
     Suggest(suggest::SuggestArgs),
+    /// Ask a dqgate server for a gate decision (for cron, shell, Airflow,
+    /// Dagster, Argo) and exit with a status a pipeline can act on.
+    ///
+    /// Calls POST /v1/gate for a registered dataset and saved ruleset,
+    /// follows a 202 by polling the run until it ends, and prints the
+    /// decision and the failing rules.
+    #[command(after_long_help = gate::EXIT_CODES)]
+    Gate(gate::GateArgs),
     /// Run the HTTP service: registries, the gate, runs and trends.
     ///
     /// Settings come from built-in defaults, then dqgate.toml, then DQGATE_*
@@ -152,6 +161,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Check(args) => check::run(args),
         Command::Suggest(args) => suggest::run(args),
+        Command::Gate(args) => gate::run(args),
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
+use super::quarantine;
 use super::record::{counts, report_records};
 use super::{RunEnd, Runs};
 use crate::check::{self, CheckRequest, HistoryScope};
@@ -122,7 +123,23 @@ impl Runs {
                 .iter()
                 .map(|(alias, d)| dataset_spec(alias, d, None)),
         );
-        let datasets = match specs.into_iter().collect::<Result<Vec<_>, _>>() {
+        let specs = specs.into_iter().collect::<Result<Vec<_>, _>>();
+        let quarantine = specs
+            .as_ref()
+            .ok()
+            .and_then(|s| s.first())
+            .and_then(|primary| {
+                Some(quarantine::Job {
+                    option: primary.options.quarantine.clone()?,
+                    dataset_location: primary.location.clone(),
+                    options: primary.options.clone(),
+                    dataset: dataset_name.clone(),
+                    stage: stage.clone(),
+                    run_id: id.to_string(),
+                    confinement: self.inner.limits.confinement.clone(),
+                })
+            });
+        let datasets = match specs {
             Ok(d) => d
                 .into_iter()
                 .map(|spec| DatasetSpec {
@@ -153,18 +170,19 @@ impl Runs {
             stage: Some(&stage),
         };
         let timeout = self.inner.limits.timeout;
-        let outcome = tokio::time::timeout(timeout, self.check(request, scope)).await;
+        let outcome =
+            tokio::time::timeout(timeout, self.check(request, scope, quarantine.as_ref())).await;
         let seconds = clock.elapsed().as_secs_f64();
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
         let ending = match outcome {
-            Ok(Ok(report)) => {
+            Ok(Ok((report, quarantined))) => {
                 // What was read: formats, Iceberg snapshot ids, slices.
                 let recorded = encode_json("sources read", &report.sources)
                     .and_then(|read| Ok((read, report_records(&report)?)));
                 match recorded {
                     Ok((read, (rules, metrics))) => {
                         inputs["read"] = read;
-                        Ending {
+                        let ending = Ending {
                             status: RunStatus::Done,
                             decision: decide_report(&report),
                             score: report.score,
@@ -172,6 +190,27 @@ impl Runs {
                             message: None,
                             rules,
                             metrics,
+                        };
+                        match (quarantined, &quarantine) {
+                            (Some(Ok(w)), _) => {
+                                inputs["quarantine"] = serde_json::json!({"location": w.location, "rows": w.rows, "files": w.files});
+                                ending
+                            }
+                            (Some(Err(e)), Some(job)) => {
+                                inputs["quarantine"] =
+                                    serde_json::json!({"location": job.location(), "error": e});
+                                // Fail-closed: the rows the pipeline would
+                                // route aside are not where it looks.
+                                Ending {
+                                    status: RunStatus::Error,
+                                    decision: Decision::Error,
+                                    message: Some(format!(
+                                        "the run failed, and its failing rows could not be quarantined: {e}"
+                                    )),
+                                    ..ending
+                                }
+                            }
+                            _ => ending,
                         }
                     }
                     Err(e) => Ending::error(format!("cannot record the results: {e}")),
@@ -222,11 +261,15 @@ impl Runs {
     /// Prepares (plans) and evaluates on the evaluation pool, reading the
     /// history from the store here between the two. Dropping the future
     /// (the timeout) aborts the pooled work.
+    /// A run that ends in `fail` with a `quarantine` job writes its failing
+    /// rows on the pool too, under the same timeout; the write's result
+    /// comes back beside the report.
     async fn check(
         &self,
         request: CheckRequest,
         scope: HistoryScope<'_>,
-    ) -> Result<Report, String> {
+        quarantine: Option<&quarantine::Job>,
+    ) -> Result<(Report, Option<Result<quarantine::Written, String>>), String> {
         let pool = &self.inner.pool;
         let prepared = pool
             .run(check::prepare(request))
@@ -237,9 +280,19 @@ impl Runs {
             .load_history(&self.inner.store, scope)
             .await
             .map_err(|e| e.to_string())?;
-        pool.run(async move { prepared.evaluate(&history).await })
-            .await
-            .map_err(|e| e.to_string())
+        let quarantine = quarantine.cloned();
+        pool.run(async move {
+            let report = prepared.evaluate(&history).await;
+            let written = match quarantine {
+                Some(job) if decide_report(&report) == Decision::Fail => {
+                    Some(job.write(&prepared).await)
+                }
+                _ => None,
+            };
+            (report, written)
+        })
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// Stores a run that could not produce results as an error.

@@ -19,6 +19,7 @@
 
 mod evaluate;
 mod pool;
+mod quarantine;
 mod queue;
 mod record;
 mod settle;

@@ -23,6 +23,7 @@ use object_store::{
 };
 
 use super::iceberg::Reference;
+use super::quarantine::{self, Quarantine};
 use super::{DatasetSpec, Format, objects, redact};
 
 /// Why a location or endpoint is out of reach.
@@ -58,6 +59,16 @@ pub enum ConfineError {
         /// The location named.
         location: String,
     },
+    /// A quarantine location inside the dataset's own location: its rows
+    /// would be read back as data.
+    #[error("quarantine {quarantine} is inside the dataset's own location")]
+    QuarantineInsideDataset {
+        /// The quarantine location.
+        quarantine: String,
+    },
+    /// The quarantine option is not a folder or `s3://` prefix.
+    #[error("{0}")]
+    BadQuarantine(String),
     /// An allow-list entry is not an endpoint.
     #[error("allowed_endpoints: `{0}` is not a URL or HOST[:PORT]")]
     BadEndpoint(String),
@@ -211,6 +222,9 @@ impl Confinement {
         if let Some(endpoint) = &spec.options.endpoint {
             self.check_endpoint(endpoint)?;
         }
+        if let Some(q) = &spec.options.quarantine {
+            self.check_quarantine(q, &spec.location)?;
+        }
         let is_iceberg =
             spec.format == Some(Format::Iceberg) || spec.location.starts_with("iceberg:");
         if !is_iceberg {
@@ -247,6 +261,44 @@ impl Confinement {
         }
     }
 
+    /// Where a failing run may write its rows: an `s3://` prefix (on the
+    /// dataset's endpoint, checked with it) or a local folder under the
+    /// allowed roots, never the data directory or store; neither inside
+    /// the dataset's own location. Returns the parsed location, a local
+    /// folder resolved.
+    pub fn check_quarantine(
+        &self,
+        quarantine: &str,
+        dataset: &str,
+    ) -> Result<Quarantine, ConfineError> {
+        let inside = || ConfineError::QuarantineInsideDataset {
+            quarantine: quarantine.to_string(),
+        };
+        match quarantine::parse(quarantine)
+            .map_err(|e| ConfineError::BadQuarantine(e.to_string()))?
+        {
+            Quarantine::S3 { bucket, prefix } => {
+                if let Some((b, key)) = objects::split_s3(dataset) {
+                    let own = key.trim_matches('/');
+                    let under =
+                        own.is_empty() || prefix == own || prefix.starts_with(&format!("{own}/"));
+                    if b == bucket && under {
+                        return Err(inside());
+                    }
+                }
+                Ok(Quarantine::S3 { bucket, prefix })
+            }
+            Quarantine::Local(path) => {
+                let resolved = self.check_path(&path.display().to_string())?;
+                let own = literal_prefix(dataset).and_then(|p| resolve(&p));
+                if own.is_some_and(|own| own.is_dir() && resolved.starts_with(&own)) {
+                    return Err(inside());
+                }
+                Ok(Quarantine::Local(resolved))
+            }
+        }
+    }
+
     /// A File rule's path: local under the allowed roots, `s3://` under the
     /// dataset's own location.
     pub fn check_file_rule(&self, location: &str, dataset: &str) -> Result<(), ConfineError> {
@@ -263,6 +315,22 @@ impl Confinement {
             Err(ConfineError::OutsideDataset {
                 location: location.to_string(),
             })
+        }
+    }
+}
+
+/// The folder part of a local location before any glob character; `None`
+/// for `s3://` and Iceberg references.
+fn literal_prefix(location: &str) -> Option<PathBuf> {
+    if location.contains("://") || location.starts_with("iceberg:") {
+        return None;
+    }
+    match location.find(['*', '?', '[', '{']) {
+        None => Some(PathBuf::from(location)),
+        Some(i) => {
+            let head = &location[..i];
+            let folder = head.rsplit_once('/').map_or("", |(f, _)| f);
+            (!folder.is_empty()).then(|| PathBuf::from(folder))
         }
     }
 }

@@ -125,6 +125,9 @@ impl DatasetSpec {
 /// Checks the reading options of `spec` against its declared format
 /// before anything is read (the registry's 400 instead of a failed run).
 pub fn check_options(spec: &DatasetSpec) -> Result<(), SourceError> {
+    if let Some(q) = &spec.options.quarantine {
+        super::quarantine::parse(q)?;
+    }
     if let Some(format) = spec.format {
         check_applicable(spec, format)?;
         if format == Format::Csv {

@@ -10,6 +10,7 @@ mod globs;
 pub mod iceberg;
 mod iceberg_confine;
 pub mod objects;
+pub mod quarantine;
 pub mod redact;
 pub mod s3;
 mod slice;
@@ -146,6 +147,12 @@ pub struct SourceOptions {
     /// (`"count"`, metric `Dataset.*.MalformedRows`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub malformed_rows: Option<MalformedRows>,
+    /// Gate runs: where a run that ends in `fail` writes its failing rows
+    /// (a local folder or `s3://bucket/prefix`), as Parquet under
+    /// `<quarantine>/<dataset>/<stage>/<run id>/`. `dqgate check` ignores
+    /// it (see `--failed-rows`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
 }
 
 /// What registering a dataset found out.

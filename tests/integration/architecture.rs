@@ -38,6 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("store", &["gate", "history", "plan", "report"]),
+    ("client", &["gate"]),
     (
         "runs",
         &[
