@@ -225,3 +225,9 @@ def test_provider_is_registered_through_the_entry_point():
     assert info["package-name"] == "airflow-provider-dqgate"
     assert info["connection-types"] == [{"connection-type": "dqgate", "hook-class-name": "dqgate_airflow.hooks.DqgateHook"}]
     assert DqgateHook.default_conn_name == "dqgate_default" and DqgateHook.conn_type == "dqgate"
+    # Airflow's own provider manager accepts it and finds the connection type.
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert manager.providers["airflow-provider-dqgate"].version == "0.1.0"
+    assert manager.hooks["dqgate"].hook_class_name == "dqgate_airflow.hooks.DqgateHook"

@@ -46,11 +46,4 @@ def get_provider_info() -> dict:
                 "python-modules": ["dqgate_airflow.triggers"],
             }
         ],
-        "integrations": [
-            {
-                "integration-name": "dqgate",
-                "external-doc-url": "https://github.com/dqgate/dqgate",
-                "tags": ["software"],
-            }
-        ],
     }

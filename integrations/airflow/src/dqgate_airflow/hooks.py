@@ -120,7 +120,7 @@ class DqgateHook(BaseHook):
     def request(self, method: str, path: str, json: Any = None, params: dict | None = None) -> tuple[int, Any]:
         """One API call with retries; returns status and JSON body, raises
         `DqgateError` on a refusal or when the server stays unreachable."""
-        response = None
+        response: httpx.Response | None = None
         with self.get_conn() as client:
             for attempt in range(self.retries + 1):
                 try:
@@ -136,7 +136,8 @@ class DqgateHook(BaseHook):
                     time.sleep(_delay(attempt, response))
                     continue
                 break
-        assert response is not None
+        if response is None:
+            raise DqgateError(f"no request was sent (retries = {self.retries})")
         if response.status_code >= 400:
             raise _problem(response)
         return response.status_code, response.json() if response.content else None
@@ -184,7 +185,7 @@ class DqgateHook(BaseHook):
         """`GET /v1/runs/{id}` without blocking the event loop; transport
         errors, 429 and 503 are retried like the sync calls."""
         base, headers = await self.asettings()
-        response = None
+        response: httpx.Response | None = None
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=self.request_timeout) as client:
             for attempt in range(self.retries + 1):
                 try:
@@ -198,7 +199,8 @@ class DqgateHook(BaseHook):
                     await asyncio.sleep(_delay(attempt, response))
                     continue
                 break
-        assert response is not None
+        if response is None:
+            raise DqgateError(f"no request was sent (retries = {self.retries})")
         if response.status_code >= 400:
             raise _problem(response)
         return response.json()
