@@ -12,10 +12,9 @@ so nothing of that day reaches serving. Configuration is read from
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, task
-
 from dqgate_airflow.operators import DqgateGateOperator
 
 #: The day's landing slice: ingestion_date in [ds, ds + 1).
@@ -34,7 +33,7 @@ def build_dag(dag_id: str = "deftunes_daily", deferrable: bool = False, poll_int
     with DAG(
         dag_id=dag_id,
         schedule="@daily",
-        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
         catchup=False,
         render_template_as_native_obj=True,
         default_args={"retries": 2, "retry_delay": timedelta(seconds=5)},

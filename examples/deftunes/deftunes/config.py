@@ -33,7 +33,7 @@ class Config:
         prefix = "sqlite:///"
         if not self.catalog_uri.startswith(prefix):
             raise ValueError(f"DEFTUNES_CATALOG_URI must be sqlite:///PATH, got {self.catalog_uri}")
-        return "/" + self.catalog_uri[len(prefix):].lstrip("/")
+        return "/" + self.catalog_uri[len(prefix) :].lstrip("/")
 
     def s3_options(self) -> dict[str, str]:
         """pyiceberg / pyarrow S3 settings (any keys work with a test server)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 #: Incidents the generator can inject, and what each does to the day.
 INCIDENTS = {
@@ -138,7 +138,7 @@ def extract_songs(postgres_url: str) -> list[dict]:
 def _users_of(day: date, start: date) -> list[dict]:
     rng = _rng("users", day.isoformat())
     count = INITIAL_USERS if day == start else NEW_USERS_PER_DAY
-    midnight = datetime.combine(day, time(), timezone.utc)
+    midnight = datetime.combine(day, time(), UTC)
     out = []
     for _ in range(count):
         city, country, code, lat, lon = rng.choice(COUNTRIES)
@@ -184,7 +184,7 @@ def _sessions_of(day: date, first_day: date, catalogue: list[dict], incident: st
     if day != first_day:
         known += [u["user_id"] for u in _users_of(day, first_day)]
     count = SESSIONS_PER_DAY + rng.randrange(-30, 31)
-    midnight = datetime.combine(day, time(), timezone.utc)
+    midnight = datetime.combine(day, time(), UTC)
     out = []
     for _ in range(count):
         song = rng.choice(catalogue)

@@ -42,7 +42,7 @@ class FakeDqgate:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeDqgate":
+    def __enter__(self):
         self.thread.start()
         return self
 

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from fake_dqgate import run_view
 
 from dqgate_airflow.decision import apply_decision, default_run_id, failing_rules, is_finished
-from fake_dqgate import run_view
 
 
 def test_pass_succeeds_quietly():
@@ -56,7 +56,10 @@ def test_failing_rules_are_capped():
 
 def test_default_run_id_is_dag_task_and_logical_date():
     when = datetime(2026, 1, 3, tzinfo=timezone.utc)
-    assert default_run_id("deftunes", "gate_landing", when, "manual__x") == "deftunes.gate_landing.2026-01-03T00:00:00+00:00"
+    assert (
+        default_run_id("deftunes", "gate_landing", when, "manual__x")
+        == "deftunes.gate_landing.2026-01-03T00:00:00+00:00"
+    )
 
 
 def test_default_run_id_without_logical_date_uses_the_dag_run():

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
-from pyarrow import fs as pafs
 import pytest
-
 from conftest import require
-from stack import Postgres, airflow_connection, start_dqgate, wait_for, free_port
+from pyarrow import fs as pafs
+from stack import Postgres, airflow_connection, free_port, start_dqgate, wait_for
 
 DAYS = [datetime(2026, 1, d, tzinfo=timezone.utc) for d in range(1, 7)]
 INCIDENTS = {
@@ -59,6 +58,7 @@ def stack():
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     s3_port = free_port()
@@ -107,7 +107,11 @@ def run_day(day: datetime, deferrable: bool = False) -> dict[str, str]:
     with create_session() as session:
         from airflow.models.taskinstance import TaskInstance
 
-        tis = session.query(TaskInstance).filter(TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == dr.run_id).all()
+        tis = (
+            session.query(TaskInstance)
+            .filter(TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == dr.run_id)
+            .all()
+        )
         return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
 
 
@@ -240,7 +244,10 @@ def test_rerunning_a_day_evaluates_nothing_again(stack):
             "gate_transform_sessions",
             "lake_sessions",
             "transform",
-            ['ReferentialIntegrity "user_id" "users.user_id" = 1', 'CustomSql "SELECT session_id FROM primary WHERE user_id IN (SELECT user_id FROM users)"'],
+            [
+                'ReferentialIntegrity "user_id" "users.user_id" = 1',
+                'CustomSql "SELECT session_id FROM primary WHERE user_id IN (SELECT user_id FROM users)"',
+            ],
         ),
         (
             DAYS[4],
@@ -273,13 +280,19 @@ def test_each_incident_stops_at_its_gate(stack, day, gate, dataset, stage, rules
         known = set()
         for d in ("2026-01-01", ds):
             known |= set(landed(stack, "users", d).column("user_id").to_pylist())
-        orphans = sorted(s for s, u in zip(sessions.column("session_id").to_pylist(), sessions.column("user_id").to_pylist()) if u not in known)
+        orphans = sorted(
+            s
+            for s, u in zip(sessions.column("session_id").to_pylist(), sessions.column("user_id").to_pylist())
+            if u not in known
+        )
         assert len(orphans) == sessions.num_rows * 3 // 100
         assert sorted(rows.column("session_id").to_pylist()) == orphans
     else:
         late = sorted(
             s
-            for s, t in zip(sessions.column("session_id").to_pylist(), sessions.column("session_start_time").to_pylist())
+            for s, t in zip(
+                sessions.column("session_id").to_pylist(), sessions.column("session_start_time").to_pylist()
+            )
             if not t.startswith(ds)
         )
         assert len(late) == sessions.num_rows // 10

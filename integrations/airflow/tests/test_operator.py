@@ -12,13 +12,13 @@ from importlib.metadata import entry_points
 import pytest
 from airflow.sdk import DAG, macros
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from fake_dqgate import FakeDqgate, run_view
 
 from dqgate_airflow import get_provider_info
 from dqgate_airflow.hooks import DqgateError, DqgateHook
 from dqgate_airflow.operators import ANSWER_KEY, DqgateGateOperator
 from dqgate_airflow.sensors import DqgateRunSensor
 from dqgate_airflow.triggers import DqgateRunTrigger
-from fake_dqgate import FakeDqgate, run_view
 
 DAY = datetime(2026, 1, 3, tzinfo=timezone.utc)
 
@@ -44,7 +44,9 @@ def context(ti: FakeTI | None = None) -> dict:
 @pytest.fixture
 def connection(monkeypatch):
     def use(url: str, token: str = "s3cret"):
-        monkeypatch.setenv("AIRFLOW_CONN_DQGATE_DEFAULT", json.dumps({"conn_type": "dqgate", "host": url, "password": token}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_DQGATE_DEFAULT", json.dumps({"conn_type": "dqgate", "host": url, "password": token})
+        )
 
     return use
 
@@ -56,7 +58,11 @@ def gate_op(**kw) -> DqgateGateOperator:
 
 def test_parameters_and_run_id_are_templated_into_native_values():
     op = gate_op(
-        parameters={"start_date": "{{ ds }}", "end_date": "{{ macros.ds_add(ds, 1) }}", "snapshot": "{{ ti.xcom_pull(task_ids='t') }}"},
+        parameters={
+            "start_date": "{{ ds }}",
+            "end_date": "{{ macros.ds_add(ds, 1) }}",
+            "snapshot": "{{ ti.xcom_pull(task_ids='t') }}",
+        },
         run_id="{{ dag.dag_id }}-{{ ds }}",
     )
     ctx = {**context(FakeTI(pulled=42)), "dag": op.dag}
@@ -85,7 +91,7 @@ def test_a_decided_gate_goes_to_xcom_and_maps_to_the_task(connection):
         ti = FakeTI()
         assert gate_op(parameters={"start_date": "2026-01-03"}).execute(context(ti))["decision"] == "pass"
         assert ti.pushed[ANSWER_KEY]["decision"] == "pass"
-        method, path, body, headers = fake.requests[0]
+        _, _, body, headers = fake.requests[0]
         assert body == {
             "dataset": "sessions",
             "ruleset": "rs",
@@ -173,7 +179,13 @@ async def _first_event(trigger: DqgateRunTrigger):
 
 
 def test_trigger_polls_until_the_run_is_finished(connection):
-    script = {"GET /v1/runs/r-1": [(200, run_view(None, status="queued")), (200, run_view(None, status="running")), (200, run_view("fail"))]}
+    script = {
+        "GET /v1/runs/r-1": [
+            (200, run_view(None, status="queued")),
+            (200, run_view(None, status="running")),
+            (200, run_view("fail")),
+        ]
+    }
     with FakeDqgate(script) as fake:
         connection(fake.url)
         event = asyncio.run(_first_event(DqgateRunTrigger(dqgate_run_id="r-1", poll_interval=0.05, timeout=30)))
@@ -192,7 +204,13 @@ def test_trigger_reports_a_timeout_and_a_refusal(connection):
 
 
 def test_sensor_waits_then_applies_the_decision(connection):
-    script = {"GET /v1/runs/r-1": [(200, run_view(None, status="running")), (200, run_view("pass")), (200, run_view("error", status="error"))]}
+    script = {
+        "GET /v1/runs/r-1": [
+            (200, run_view(None, status="running")),
+            (200, run_view("pass")),
+            (200, run_view("error", status="error")),
+        ]
+    }
     with FakeDqgate(script) as fake:
         connection(fake.url)
         sensor = DqgateRunSensor(task_id="wait", dqgate_run_id="r-1")
@@ -223,7 +241,9 @@ def test_provider_is_registered_through_the_entry_point():
     info = points[0].load()()
     assert info == get_provider_info()
     assert info["package-name"] == "airflow-provider-dqgate"
-    assert info["connection-types"] == [{"connection-type": "dqgate", "hook-class-name": "dqgate_airflow.hooks.DqgateHook"}]
+    assert info["connection-types"] == [
+        {"connection-type": "dqgate", "hook-class-name": "dqgate_airflow.hooks.DqgateHook"}
+    ]
     assert DqgateHook.default_conn_name == "dqgate_default" and DqgateHook.conn_type == "dqgate"
     # Airflow's own provider manager accepts it and finds the connection type.
     from airflow.providers_manager import ProvidersManager

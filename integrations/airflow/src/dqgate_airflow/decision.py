@@ -61,9 +61,7 @@ def apply_decision(run: dict[str, Any], fail_on_warn: bool = False) -> str | Non
         raise AirflowFailException(f"the data failed the gate: {detail}")
     if decision == "error":
         message = run.get("message")
-        raise AirflowException(
-            f"the gate could not decide: {detail}" + (f"\n{message}" if message else "")
-        )
+        raise AirflowException(f"the gate could not decide: {detail}" + (f"\n{message}" if message else ""))
     raise AirflowException(f"the gate answered no known decision ({decision!r}): {detail}")
 
 

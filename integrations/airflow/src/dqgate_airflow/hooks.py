@@ -178,7 +178,9 @@ class DqgateHook(BaseHook):
             if is_finished(view):
                 return view
             if time.monotonic() + poll_interval > deadline:
-                raise AirflowException(f"dqgate run {run} did not finish within {timeout} s (status {view.get('status')})")
+                raise AirflowException(
+                    f"dqgate run {run} did not finish within {timeout} s (status {view.get('status')})"
+                )
             time.sleep(poll_interval)
 
     async def aget_run(self, run: str) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
@@ -33,7 +34,7 @@ class DqgateGateOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("parameters", "run_id", "dataset", "ruleset", "stage", "aliases")
-    template_fields_renderers = {"parameters": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"parameters": "json"}
     ui_color = "#d7ecd9"
 
     def __init__(
@@ -90,7 +91,9 @@ class DqgateGateOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         hook = DqgateHook(dqgate_conn_id=self.dqgate_conn_id)
         run_id = self.gate_run_id(context)
-        self.log.info("dqgate gate: dataset %s, ruleset %s, stage %s, run id %s", self.dataset, self.ruleset, self.stage, run_id)
+        self.log.info(
+            "dqgate gate: dataset %s, ruleset %s, stage %s, run id %s", self.dataset, self.ruleset, self.stage, run_id
+        )
         status, answer = hook.gate(
             dataset=self.dataset,
             ruleset=self.ruleset,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
 
@@ -19,7 +20,14 @@ class DqgateRunSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("dqgate_run_id",)
 
-    def __init__(self, *, dqgate_run_id: str, fail_on_warn: bool = False, dqgate_conn_id: str = DqgateHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        dqgate_run_id: str,
+        fail_on_warn: bool = False,
+        dqgate_conn_id: str = DqgateHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.dqgate_run_id = dqgate_run_id
         self.fail_on_warn = fail_on_warn

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -22,7 +23,13 @@ class DqgateRunTrigger(BaseTrigger):
     the connection id, never the token.
     """
 
-    def __init__(self, dqgate_run_id: str, dqgate_conn_id: str = DqgateHook.default_conn_name, poll_interval: float = 10.0, timeout: float = 3600.0):
+    def __init__(
+        self,
+        dqgate_run_id: str,
+        dqgate_conn_id: str = DqgateHook.default_conn_name,
+        poll_interval: float = 10.0,
+        timeout: float = 3600.0,
+    ):
         super().__init__()
         self.dqgate_run_id = dqgate_run_id
         self.dqgate_conn_id = dqgate_conn_id
