@@ -82,3 +82,33 @@ def register(cfg: Config, base_url: str, token: str, quarantine: bool = True) ->
             r = client.put(f"/v1/datasets/{name}", json=body)
             if r.status_code >= 300:
                 raise RuntimeError(f"dataset {name}: {r.status_code} {r.text}")
+
+
+def setup(cfg: Config, base_url: str, token: str) -> None:
+    """Everything a first run needs: the lake bucket, the operational songs
+    table, and the rulesets and datasets in dqgate."""
+    from deftunes import generate, lake
+
+    lake.filesystem(cfg).create_dir(cfg.bucket)
+    generate.seed_songs(cfg.postgres_url)
+    register(cfg, base_url, token)
+
+
+def main() -> None:
+    """`python -m deftunes.register --server URL` (token from DQGATE_TOKEN)."""
+    import argparse
+    import os
+
+    from deftunes import config
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--server", default=os.environ.get("DQGATE_SERVER"), help="dqgate base URL")
+    args = parser.parse_args()
+    token = os.environ.get("DQGATE_TOKEN")
+    if not args.server or not token:
+        parser.error("give --server (or DQGATE_SERVER) and a steward or admin token in DQGATE_TOKEN")
+    setup(config.from_env(), args.server, token)
+
+
+if __name__ == "__main__":
+    main()

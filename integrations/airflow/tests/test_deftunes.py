@@ -83,7 +83,8 @@ def stack():
         }
         os.environ.update(env)
         cfg = config.from_env()
-        lake.filesystem(cfg).create_dir(cfg.bucket)
+        register.setup(cfg, server.url, server.admin)
+        # setup is idempotent: a second run changes nothing.
         assert generate.seed_songs(postgres.url) == generate.SONGS
         register.register(cfg, server.url, server.admin)
         pipeline = server.token("deftunes-airflow", "pipeline")
@@ -256,7 +257,14 @@ def test_rerunning_a_day_evaluates_nothing_again(stack):
             "transform",
             ['CustomSql "SELECT session_id FROM primary WHERE CAST(session_start_time AS DATE) = ingestion_date"'],
         ),
-        (DAYS[5], "gate_landing_sessions", "landing_sessions", "landing", ["RowCount > avg(last(7)) * 0.7"]),
+        (
+            DAYS[5],
+            "gate_landing_sessions",
+            "landing_sessions",
+            "landing",
+            # Days 1 to 5 are the five points of history DetectAnomalies needs.
+            ["RowCount > avg(last(7)) * 0.7", 'DetectAnomalies "RowCount"'],
+        ),
     ],
     ids=["orphan_sessions", "late_data", "row_count_drop"],
 )
