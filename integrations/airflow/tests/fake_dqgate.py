@@ -1,11 +1,13 @@
 """A scripted stand-in for the dqgate API on loopback, for unit tests of
-the HTTP paths: each request pops the next canned answer for its path and
-is recorded."""
+the HTTP paths: each request pops the next canned answer for its path,
+`(status, body)` or `(status, body, seconds to wait first)`, and is
+recorded."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -21,7 +23,9 @@ class FakeDqgate:
                 body = json.loads(self.rfile.read(length)) if length else None
                 fake.requests.append((method, self.path, body, dict(self.headers)))
                 answers = fake.script.get(f"{method} {self.path}") or []
-                status, payload = answers.pop(0) if answers else (404, {"code": "not_found", "detail": "unscripted"})
+                answer = answers.pop(0) if answers else (404, {"code": "not_found", "detail": "unscripted"})
+                status, payload, delay = (*answer, 0.0)[:3]
+                time.sleep(delay)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")

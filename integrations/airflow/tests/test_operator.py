@@ -164,6 +164,15 @@ def test_a_refusal_is_an_error_with_the_problem_detail(connection):
         assert type(e.value).__mro__[1] is AirflowException
 
 
+def test_a_gate_call_with_no_answer_in_time_is_not_repeated(connection):
+    script = {"POST /v1/gate": [(200, run_view("pass"), 1.0)] * 3}
+    with FakeDqgate(script) as fake:
+        connection(fake.url)
+        with pytest.raises(DqgateError, match="no answer within 0.2 s"):
+            DqgateHook(request_timeout=0.2).gate("sessions", "rs", "landing", "k")
+        assert len(fake.requests) == 1
+
+
 def test_trigger_serialize_round_trip():
     trigger = DqgateRunTrigger(dqgate_run_id="r-1", dqgate_conn_id="other", poll_interval=2.5, timeout=99)
     path, kwargs = trigger.serialize()

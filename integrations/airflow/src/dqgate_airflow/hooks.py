@@ -125,6 +125,12 @@ class DqgateHook(BaseHook):
             for attempt in range(self.retries + 1):
                 try:
                     response = client.request(method, path, json=json, params=params)
+                except httpx.ReadTimeout as e:
+                    # The server took the request and is still working (a gate
+                    # call waits for its evaluation): asking again only waits again.
+                    raise DqgateError(
+                        f"dqgate at {client.base_url} sent no answer within {self.request_timeout} s"
+                    ) from e
                 except httpx.TransportError as e:
                     if attempt == self.retries:
                         raise DqgateError(f"cannot reach dqgate at {client.base_url}: {e}") from e

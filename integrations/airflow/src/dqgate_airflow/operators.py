@@ -89,7 +89,9 @@ class DqgateGateOperator(BaseOperator):
         return p
 
     def execute(self, context: Context) -> dict[str, Any]:
-        hook = DqgateHook(dqgate_conn_id=self.dqgate_conn_id)
+        # A waiting gate call lasts as long as the evaluation: allow the
+        # task's whole timeout for the answer.
+        hook = DqgateHook(dqgate_conn_id=self.dqgate_conn_id, request_timeout=float(self.timeout) + 30)
         run_id = self.gate_run_id(context)
         self.log.info(
             "dqgate gate: dataset %s, ruleset %s, stage %s, run id %s", self.dataset, self.ruleset, self.stage, run_id
