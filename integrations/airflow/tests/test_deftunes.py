@@ -10,7 +10,9 @@ stops at the gate that should catch it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,35 +55,41 @@ def stack():
     require(pg_url, "DQGATE_TEST_POSTGRES_URL must name a PostgreSQL server (.ci/postgres.sh start)")
     from moto.server import ThreadedMotoServer
 
-    root = Path(tempfile.mkdtemp(prefix="deftunes-"))
-    migrate = subprocess.run(
-        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    s3_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
-    moto.start()
-    endpoint = f"http://127.0.0.1:{s3_port}"
-    wait_for(f"{endpoint}/", "moto")
-    postgres = Postgres(pg_url)
-    catalog_dir = root / "catalog"
-    catalog_dir.mkdir()
-    server = start_dqgate(binary, root, [catalog_dir], [endpoint])
-    try:
+    with contextlib.ExitStack() as cleanup:
+        root = Path(tempfile.mkdtemp(prefix="deftunes-"))
+        cleanup.callback(shutil.rmtree, root, ignore_errors=True)
+        migrate = subprocess.run(
+            [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+        s3_port = free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+        moto.start()
+        cleanup.callback(moto.stop)
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        wait_for(f"{endpoint}/", "moto")
+        postgres = Postgres(pg_url)
+        cleanup.callback(postgres.drop)
+        catalog_dir = root / "catalog"
+        catalog_dir.mkdir()
+        server = start_dqgate(binary, root, [catalog_dir], [endpoint])
+        cleanup.callback(lambda: print(server.log.read_text()[-4000:]))
+        cleanup.callback(server.stop)
         from deftunes import config, generate, lake, register
 
-        env = {
-            "DEFTUNES_S3_ENDPOINT": endpoint,
-            "DEFTUNES_BUCKET": "deftunes-lake",
-            "DEFTUNES_CATALOG_URI": f"sqlite:///{catalog_dir}/catalog.db",
-            "DEFTUNES_POSTGRES_URL": postgres.url,
-            "DEFTUNES_START_DATE": "2026-01-01",
-            "DEFTUNES_INCIDENTS": ",".join(f"{d}={i}" for d, i in INCIDENTS.items()),
-        }
-        os.environ.update(env)
+        os.environ.update(
+            {
+                "DEFTUNES_S3_ENDPOINT": endpoint,
+                "DEFTUNES_BUCKET": "deftunes-lake",
+                "DEFTUNES_CATALOG_URI": f"sqlite:///{catalog_dir}/catalog.db",
+                "DEFTUNES_POSTGRES_URL": postgres.url,
+                "DEFTUNES_START_DATE": "2026-01-01",
+                "DEFTUNES_INCIDENTS": ",".join(f"{d}={i}" for d, i in INCIDENTS.items()),
+            }
+        )
         cfg = config.from_env()
         register.setup(cfg, server.url, server.admin)
         # setup is idempotent: a second run changes nothing.
@@ -90,11 +98,6 @@ def stack():
         pipeline = server.token("deftunes-airflow", "pipeline")
         os.environ["AIRFLOW_CONN_DQGATE_DEFAULT"] = airflow_connection(server.url, pipeline)
         yield {"server": server, "cfg": cfg, "lake": lake}
-    finally:
-        server.stop()
-        moto.stop()
-        postgres.drop()
-        print(server.log.read_text()[-4000:])
 
 
 def run_day(day: datetime, deferrable: bool = False) -> dict[str, str]:
