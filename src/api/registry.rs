@@ -68,7 +68,9 @@ pub struct DatasetBody {
     /// Reader options: `endpoint`, `region`, `path_style`, `snapshot_id`,
     /// `as_of`, `since_snapshot_id`, `slice_column`, `start_date`,
     /// `end_date`, `composite_mode`; CSV `delimiter`, `header`,
-    /// `null_value`, `quote`, `malformed_rows` (`fail` or `count`).
+    /// `null_value`, `quote`, `malformed_rows` (`fail` or `count`); gate
+    /// runs: `failed_rows_sample` (failing rows kept per row-level rule,
+    /// default 20, 0 = none, at most 1000).
     /// Unknown options are rejected.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -394,7 +396,7 @@ pub async fn put_dataset(
     }
     let source_options = serde_json::from_value::<SourceOptions>(options.clone()).map_err(|e| {
         Problem::bad_request(format!(
-            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date, composite_mode, delimiter, header, null_value, quote, malformed_rows)"
+            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date, composite_mode, delimiter, header, null_value, quote, malformed_rows, failed_rows_sample)"
         ))
     })?;
     if format == Format::Iceberg {

@@ -9,7 +9,7 @@ use super::record::{counts, report_records};
 use super::{RunEnd, Runs};
 use crate::check::{self, CheckRequest, HistoryScope};
 use crate::gate::{Decision, decide_report};
-use crate::report::Report;
+use crate::report::{Report, RowSample};
 use crate::source::{DatasetSpec, Format, SourceOptions};
 use crate::store::{
     DatasetRecord, Finished, MetricRecord, RuleResultRecord, RulesetVersion, RunStatus,
@@ -76,6 +76,7 @@ struct Ending {
     message: Option<String>,
     rules: Vec<RuleResultRecord>,
     metrics: Vec<MetricRecord>,
+    samples: Vec<RowSample>,
 }
 
 impl Ending {
@@ -88,6 +89,7 @@ impl Ending {
             message: Some(message),
             rules: Vec::new(),
             metrics: Vec::new(),
+            samples: Vec::new(),
         }
     }
 }
@@ -122,7 +124,7 @@ impl Runs {
                 .iter()
                 .map(|(alias, d)| dataset_spec(alias, d, None)),
         );
-        let datasets = match specs.into_iter().collect::<Result<Vec<_>, _>>() {
+        let datasets: Vec<DatasetSpec> = match specs.into_iter().collect::<Result<Vec<_>, _>>() {
             Ok(d) => d
                 .into_iter()
                 .map(|spec| DatasetSpec {
@@ -141,6 +143,10 @@ impl Runs {
             "dataset": {"name": dataset_name, "location": dataset.location, "format": dataset.format},
             "aliases": aliases.iter().map(|(a, d)| (a.clone(), serde_json::json!({"name": d.name, "location": d.location, "format": d.format}))).collect::<serde_json::Map<_, _>>(),
         });
+        let sample_limit = datasets
+            .iter()
+            .find(|d| d.alias == crate::plan::PRIMARY)
+            .map_or(0, |d| d.options.failed_rows_sample());
         let request = CheckRequest {
             ruleset_name: ruleset.name.clone(),
             ruleset_text: ruleset.dqdl.clone(),
@@ -153,11 +159,11 @@ impl Runs {
             stage: Some(&stage),
         };
         let timeout = self.inner.limits.timeout;
-        let outcome = tokio::time::timeout(timeout, self.check(request, scope)).await;
+        let outcome = tokio::time::timeout(timeout, self.check(request, scope, sample_limit)).await;
         let seconds = clock.elapsed().as_secs_f64();
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
         let ending = match outcome {
-            Ok(Ok(report)) => {
+            Ok(Ok((report, samples))) => {
                 // What was read: formats, Iceberg snapshot ids, slices.
                 let recorded = encode_json("sources read", &report.sources)
                     .and_then(|read| Ok((read, report_records(&report)?)));
@@ -172,6 +178,7 @@ impl Runs {
                             message: None,
                             rules,
                             metrics,
+                            samples,
                         }
                     }
                     Err(e) => Ending::error(format!("cannot record the results: {e}")),
@@ -192,6 +199,7 @@ impl Runs {
             inputs: &inputs,
             rules: &ending.rules,
             metrics: &ending.metrics,
+            samples: &ending.samples,
             started_at: &started_at,
             observed_at: &started_at,
             duration_ms,
@@ -220,13 +228,16 @@ impl Runs {
     }
 
     /// Prepares (plans) and evaluates on the evaluation pool, reading the
-    /// history from the store here between the two. Dropping the future
-    /// (the timeout) aborts the pooled work.
+    /// history from the store here between the two, then keeps up to
+    /// `sample_limit` failing rows per failed row-level rule (a sample
+    /// that cannot be read is logged and left out; it never changes the
+    /// decision). Dropping the future (the timeout) aborts the pooled work.
     async fn check(
         &self,
         request: CheckRequest,
         scope: HistoryScope<'_>,
-    ) -> Result<Report, String> {
+        sample_limit: usize,
+    ) -> Result<(Report, Vec<RowSample>), String> {
         let pool = &self.inner.pool;
         let prepared = pool
             .run(check::prepare(request))
@@ -237,9 +248,19 @@ impl Runs {
             .load_history(&self.inner.store, scope)
             .await
             .map_err(|e| e.to_string())?;
-        pool.run(async move { prepared.evaluate(&history).await })
-            .await
-            .map_err(|e| e.to_string())
+        pool.run(async move {
+            let report = prepared.evaluate(&history).await;
+            let samples = match prepared.failed_row_samples(&report, sample_limit).await {
+                Ok(samples) => samples,
+                Err(e) => {
+                    tracing::warn!(error = %crate::source::redact::message(&e.to_string()), "failing rows not kept");
+                    Vec::new()
+                }
+            };
+            (report, samples)
+        })
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// Stores a run that could not produce results as an error.
@@ -259,6 +280,7 @@ impl Runs {
             inputs: &inputs,
             rules: &[],
             metrics: &[],
+            samples: &[],
             started_at: &now_text(),
             observed_at: &now_text(),
             duration_ms: 0,
