@@ -91,14 +91,19 @@ SELECT v.*
 FROM dq_runs_v1 v
 JOIN runs r ON r.id = v.run_id
 WHERE r.status NOT IN ('queued', 'running')
+  -- no finished run of the same dataset and stage was created later ...
   AND NOT EXISTS (
     SELECT 1 FROM runs n
     WHERE n.dataset = r.dataset AND n.stage = r.stage
-      AND n.status NOT IN ('queued', 'running')
-      AND (n.created_at > r.created_at OR (n.created_at = r.created_at AND n.id > r.id))
-  );
+      AND n.created_at > r.created_at
+      AND n.status NOT IN ('queued', 'running'))
+  -- ... nor at the same instant with a larger id (ties broken by id).
+  AND NOT EXISTS (
+    SELECT 1 FROM runs n
+    WHERE n.dataset = r.dataset AND n.stage = r.stage
+      AND n.created_at = r.created_at AND n.id > r.id
+      AND n.status NOT IN ('queued', 'running'));
 
 -- The latest run per dataset and stage (dq_latest_v1, the console's
--- overview) and runs by status (retention) are index lookups.
+-- overview) is an index lookup.
 CREATE INDEX runs_by_dataset_stage ON runs (dataset, stage, created_at);
-CREATE INDEX runs_by_status ON runs (status, created_at);

@@ -644,34 +644,73 @@ impl Store {
         Ok((rules, metrics))
     }
 
-    /// Runs, newest first.
+    /// Runs, newest first. Only the filters given become conditions, so
+    /// the database can use its indexes (a `($1 = '' OR dataset = $1)`
+    /// form would read every run).
     pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 = '' OR dataset = $1) AND ($2 = '' OR stage = $2) \
-             AND ($3 = '' OR created_at >= $3) \
-             AND ($4 = '' OR created_at < (SELECT created_at FROM runs WHERE id = $4) \
-                  OR (created_at = (SELECT created_at FROM runs WHERE id = $4) AND id < $4)) \
-             AND ($6 = '' OR created_at < $6) AND ($7 = '' OR decision = $7) \
-             ORDER BY created_at DESC, id DESC LIMIT $5"
-        ))
-        .bind(f.dataset.clone().unwrap_or_default())
-        .bind(f.stage.clone().unwrap_or_default())
-        .bind(f.since.clone().unwrap_or_default())
-        .bind(f.before.clone().unwrap_or_default())
-        .bind(f.limit)
-        .bind(f.until.clone().unwrap_or_default())
-        .bind(f.decision.clone().unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await?;
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let mut conditions: Vec<String> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let mut add = |sql: &str, value: String, binds: &mut Vec<String>| {
+            binds.push(value);
+            conditions.push(sql.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(v) = given(&f.dataset) {
+            add("dataset = ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.stage) {
+            add("stage = ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.since) {
+            add("created_at >= ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.until) {
+            add("created_at < ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.decision) {
+            add("decision = ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.before) {
+            add(
+                "(created_at < (SELECT created_at FROM runs WHERE id = ?) \
+                 OR (created_at = (SELECT created_at FROM runs WHERE id = ?) AND id < ?))",
+                v,
+                &mut binds,
+            );
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id DESC LIMIT ${}",
+            binds.len() + 1
+        );
+        let mut query = sqlx::query_as::<_, RunRow>(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.bind(f.limit).fetch_all(&self.pool).await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// The latest run of every (dataset, stage), by dataset and stage.
+    /// The latest run of every (dataset, stage), by dataset and stage: the
+    /// newest creation per pair (one pass over the dataset-stage index),
+    /// ties broken by the larger id.
     pub async fn latest_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let columns = RUN_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rows: Vec<RunRow> = sqlx::query_as(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = (SELECT q.id FROM runs q \
-             WHERE q.dataset = r.dataset AND q.stage = r.stage ORDER BY q.created_at DESC, q.id DESC LIMIT 1) \
-             ORDER BY dataset, stage"
+            "SELECT {columns} FROM runs r \
+             JOIN (SELECT dataset, stage, MAX(created_at) AS latest FROM runs GROUP BY dataset, stage) l \
+               ON r.dataset = l.dataset AND r.stage = l.stage AND r.created_at = l.latest \
+             WHERE NOT EXISTS (SELECT 1 FROM runs n WHERE n.dataset = r.dataset AND n.stage = r.stage \
+                               AND n.created_at = r.created_at AND n.id > r.id) \
+             ORDER BY r.dataset, r.stage"
         ))
         .fetch_all(&self.pool)
         .await?;
