@@ -49,6 +49,16 @@ fn outcome(i: usize) -> (Expr, Expr, Expr) {
     )
 }
 
+/// `a OR b OR …` as a balanced tree, so hundreds of rules do not nest
+/// hundreds deep (DataFusion walks expressions recursively).
+fn any_of(mut exprs: Vec<Expr>) -> Option<Expr> {
+    if exprs.len() <= 1 {
+        return exprs.pop();
+    }
+    let right = exprs.split_off(exprs.len() / 2);
+    Some(any_of(exprs)?.or(any_of(right)?))
+}
+
 /// True for the rows rule `i` failed.
 fn fails(i: usize) -> Expr {
     outcome(i).0
@@ -63,6 +73,11 @@ fn cut(text: String) -> String {
     short.push('…');
     short
 }
+
+/// Most row-level rules a sampling pass flags: with more, only the first
+/// this many failed rules are sampled, and a row's `failed_rules` names
+/// only rules among them.
+pub const MAX_FLAGGED_RULES: usize = 200;
 
 /// The helper column of each row's place in reading order.
 const ROW_NUMBER: &str = "__dqgate_row";
@@ -137,8 +152,8 @@ impl Prepared {
     /// The failing rows as a DataFrame, and how many row-level rules were
     /// considered.
     async fn failed_rows(&self) -> Result<(DataFrame, usize), RowsError> {
-        let Flagged { df, rules, helpers } = self.flagged(false).await?;
-        let Some(any_fails) = rules.iter().map(|r| fails(r.index)).reduce(Expr::or) else {
+        let Flagged { df, rules, helpers } = self.flagged(false, None).await?;
+        let Some(any_fails) = any_of(rules.iter().map(|r| fails(r.index)).collect()) else {
             return Ok((df.filter(lit(false))?, 0));
         };
         // The rule texts a row failed (passed, skipped), as a list.
@@ -168,9 +183,11 @@ impl Prepared {
     }
 
     /// The primary dataset with every row-level rule's pass and
-    /// inside-`where` flags; `numbered` adds each row's place in reading
-    /// order first (joins of row-level rules may reorder rows).
-    async fn flagged(&self, numbered: bool) -> Result<Flagged, RowsError> {
+    /// inside-`where` flags (of the rules `only` lists, by index into
+    /// [`Prepared::row_units`], when given); `numbered` adds each row's
+    /// place in reading order first (joins of row-level rules may reorder
+    /// rows).
+    async fn flagged(&self, numbered: bool, only: Option<&[usize]>) -> Result<Flagged, RowsError> {
         let units = self.row_units();
         let mut df = self.ctx.table(PRIMARY).await?;
         let mut helpers: Vec<String> = Vec::new();
@@ -180,6 +197,9 @@ impl Prepared {
         }
         let mut rules = Vec::new();
         for (i, (top, text, plan)) in units.into_iter().enumerate() {
+            if only.is_some_and(|only| !only.contains(&i)) {
+                continue;
+            }
             let Some(flagged) = self.flag_rows(df.clone(), i, plan).await? else {
                 continue;
             };
@@ -214,17 +234,23 @@ impl Prepared {
                 .get(top)
                 .is_some_and(|r| r.outcome == Outcome::Failed)
         };
-        if !self.row_units().iter().any(|(top, _, _)| top_failed(*top)) {
+        let units = self.row_units();
+        let failed_units: Vec<usize> = (0..units.len())
+            .filter(|i| top_failed(units[*i].0))
+            .collect();
+        if failed_units.is_empty() {
             return Ok(Vec::new());
         }
-        let Flagged { df, rules, helpers } = self.flagged(true).await.map_err(fail)?;
+        // Past MAX_FLAGGED_RULES row-level rules, only the first failed
+        // ones are flagged (and sampled), so the pass stays bounded.
+        let only: Option<Vec<usize>> = (units.len() > MAX_FLAGGED_RULES)
+            .then(|| failed_units.into_iter().take(MAX_FLAGGED_RULES).collect());
+        let Flagged { df, rules, helpers } =
+            self.flagged(true, only.as_deref()).await.map_err(fail)?;
         let sampled: Vec<usize> = (0..rules.len())
             .filter(|k| top_failed(rules[*k].top))
             .collect();
-        let Some(any_fails) = sampled
-            .iter()
-            .map(|k| fails(rules[*k].index))
-            .reduce(Expr::or)
+        let Some(any_fails) = any_of(sampled.iter().map(|k| fails(rules[*k].index)).collect())
         else {
             return Ok(Vec::new());
         };

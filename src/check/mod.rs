@@ -4,6 +4,8 @@
 
 mod failed_rows;
 
+pub use failed_rows::MAX_FLAGGED_RULES;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;

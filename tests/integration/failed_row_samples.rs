@@ -298,3 +298,69 @@ async fn gate_runs_keep_exactly_the_failing_rows() {
         );
     }
 }
+
+/// A ruleset with more row-level rules than one sampling pass flags: the
+/// first `MAX_FLAGGED_RULES` failed ones are sampled, and each row names
+/// only rules among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_of_a_wide_ruleset_are_bounded() {
+    let max = dqgate::check::MAX_FLAGGED_RULES;
+    let a = App::start("sqlite").await;
+    // `age > i` fails on the NULL ages 3 and 7 for every i, and on more.
+    let rules: Vec<String> = (0..max + 5)
+        .map(|i| format!("ColumnValues \"age\" > {i}"))
+        .collect();
+    let dqdl = format!("Rules = [\n{}\n]", rules.join(",\n"));
+    let (status, body) = a
+        .api("PUT", "/v1/rulesets/checks", json!({"dqdl": dqdl}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        a.register("people", json!({"failed_rows_sample": 2}))
+            .await
+            .0,
+        201
+    );
+    let answer = a.gate("people").await;
+    let samples = answer["failed_rows"].as_array().expect("samples");
+    assert_eq!(samples.len(), max);
+    let sampled: Vec<&str> = samples
+        .iter()
+        .map(|s| s["rule"].as_str().expect("rule"))
+        .collect();
+    let first: Vec<&str> = rules[..max].iter().map(String::as_str).collect();
+    assert_eq!(sampled, first);
+    for s in samples {
+        // The first failing rows read: person 2 (age 25) fails `age > 25`
+        // and above, person 3 (NULL) fails every rule.
+        let ids: Vec<&str> = s["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["values"][0].as_str().expect("id"))
+            .collect();
+        assert_eq!(ids.len(), 2, "{s}");
+        for r in s["rows"].as_array().expect("rows") {
+            let failed = r["failed_rules"].as_array().expect("failed");
+            assert!(!failed.is_empty() && failed.len() <= max, "{r}");
+            assert!(
+                failed
+                    .iter()
+                    .all(|f| first.contains(&f.as_str().expect("text"))),
+                "{r}"
+            );
+        }
+    }
+    // `age > 0`: ages 30, 25, NULL → persons 3 and 7 are the first failures.
+    let ids = |k: usize| -> Vec<String> {
+        samples[k]["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["values"][0].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(ids(0), vec!["3", "7"]);
+    // `age > 25`: person 2 (25) is read first, then person 3.
+    assert_eq!(ids(25), vec!["2", "3"]);
+}
