@@ -159,6 +159,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 value: 1000.0 + f64::from(i % 50),
                 position: Some(0),
                 where_clause: String::new(),
+                anomaly: None,
             }];
             store
                 .finish_run(
@@ -172,6 +173,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                         inputs: &inputs,
                         rules: &[],
                         metrics: &metrics,
+                        samples: &[],
                         started_at: "2026-11-26T00:00:00Z",
                         observed_at: "2026-11-26T00:00:00Z",
                         duration_ms: 1,

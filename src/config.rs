@@ -80,6 +80,8 @@ pub struct FileConfig {
     pub allowed_endpoints: Option<Vec<String>>,
     /// How long a console sign-in lasts, in seconds.
     pub session_ttl_secs: Option<u64>,
+    /// Days finished runs are kept (unset: forever).
+    pub retention_days: Option<u32>,
 }
 
 impl FileConfig {
@@ -133,6 +135,8 @@ pub struct ServeConfig {
     pub allowed_endpoints: Vec<String>,
     /// How long a console sign-in lasts.
     pub session_ttl: Duration,
+    /// Days finished runs are kept; `None` keeps them forever.
+    pub retention_days: Option<u32>,
 }
 
 /// Values given on the command line or in the environment (they win).
@@ -180,6 +184,8 @@ pub struct Overrides {
     pub allowed_endpoints: Option<Vec<String>>,
     /// `--session-ttl-secs` / `DQGATE_SESSION_TTL_SECS`.
     pub session_ttl_secs: Option<u64>,
+    /// `--retention-days` / `DQGATE_RETENTION_DAYS`.
+    pub retention_days: Option<u32>,
 }
 
 impl ServeConfig {
@@ -294,8 +300,16 @@ impl ServeConfig {
                 "session_ttl_secs must be at least 60".to_string(),
             ));
         }
+        let retention_days = o.retention_days.or(file.retention_days);
+        if retention_days == Some(0) {
+            return Err(ConfigError::Invalid(
+                "retention_days must be at least 1 (leave it unset to keep runs forever)"
+                    .to_string(),
+            ));
+        }
         Ok(ServeConfig {
             session_ttl,
+            retention_days,
             listen: o
                 .listen
                 .or(file.listen)

@@ -49,6 +49,8 @@ pub struct SeriesValue {
     pub value: f64,
     /// Position of the top-level rule, or `None` for an analyzer.
     pub rule: Option<usize>,
+    /// What a DetectAnomalies rule saw of this series, when one watched it.
+    pub observation: Option<Observation>,
 }
 
 /// The result of one top-level rule.
@@ -77,3 +79,31 @@ impl Report {
         self.failed == 0 && self.errors == 0
     }
 }
+
+/// Failing rows kept of one row-level rule (a dataset's
+/// `failed_rows_sample`): at most that many, in the order read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct RowSample {
+    /// Position of the top-level rule it belongs to.
+    pub rule_position: usize,
+    /// The row-level rule's canonical text (a leaf of a composite, or a
+    /// ROW-mode composite), as `DataQualityRulesFail` names it.
+    pub rule: String,
+    /// The dataset's columns, in order.
+    pub columns: Vec<String>,
+    /// The failing rows.
+    pub rows: Vec<SampledRow>,
+}
+
+/// One failing row: its values as text and the row-level rules it failed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct SampledRow {
+    /// One value per column, as text (`null` for NULL); long values are
+    /// cut at [`SAMPLE_VALUE_CHARS`] characters with `…`.
+    pub values: Vec<Option<String>>,
+    /// Every row-level rule the row failed (Glue's `DataQualityRulesFail`).
+    pub failed_rules: Vec<String>,
+}
+
+/// Longest value text a sample keeps, in characters.
+pub const SAMPLE_VALUE_CHARS: usize = 200;

@@ -73,7 +73,9 @@ pub struct DatasetBody {
     /// `s3://bucket/prefix` outside the dataset's location, where a run
     /// that ends in `fail` writes its failing rows as Parquet under
     /// `<quarantine>/<dataset>/<stage>/<run id>/` (422
-    /// `location_not_allowed` when out of reach).
+    /// `location_not_allowed` when out of reach); `failed_rows_sample`
+    /// (failing rows kept per row-level rule, default 20, 0 = none, at
+    /// most 1000).
     /// Unknown options are rejected.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -399,7 +401,7 @@ pub async fn put_dataset(
     }
     let source_options = serde_json::from_value::<SourceOptions>(options.clone()).map_err(|e| {
         Problem::bad_request(format!(
-            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date, composite_mode, delimiter, header, null_value, quote, malformed_rows, quarantine)"
+            "options: {e} (known: endpoint, region, path_style, snapshot_id, as_of, since_snapshot_id, slice_column, start_date, end_date, composite_mode, delimiter, header, null_value, quote, malformed_rows, quarantine, failed_rows_sample)"
         ))
     })?;
     if format == Format::Iceberg {

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Access, Caller};
 use super::error::{Problem, ProblemJson};
+use crate::report::RowSample;
 use crate::source::redact;
 use crate::store::{RunFilter, RunRecord, TrendPoint};
 
@@ -68,11 +69,17 @@ pub struct RunView {
     pub(crate) rules: Vec<RuleView>,
     /// Analyzer metrics.
     pub(crate) analyzers: BTreeMap<String, f64>,
+    /// Failing rows the run kept (the dataset's `failed_rows_sample`, default
+    /// 20 per row-level rule whose rule failed), one sample per row-level
+    /// rule. The values are the dataset's data, served as read to every
+    /// role that may read runs.
+    pub(crate) failed_rows: Vec<RowSample>,
 }
 
 /// Builds the served view of a run from the store.
 pub async fn run_view(state: &AppState, run: RunRecord) -> Result<RunView, Problem> {
     let (rules, metrics) = state.store.run_results(&run.id).await?;
+    let failed_rows = state.store.run_samples(&run.id).await?;
     let mut analyzers = BTreeMap::new();
     let mut by_position: BTreeMap<i64, BTreeMap<String, f64>> = BTreeMap::new();
     for m in metrics {
@@ -121,6 +128,7 @@ pub async fn run_view(state: &AppState, run: RunRecord) -> Result<RunView, Probl
         duration_ms: run.duration_ms,
         rules,
         analyzers,
+        failed_rows,
     })
 }
 

@@ -4,6 +4,8 @@
 
 mod failed_rows;
 
+pub use failed_rows::MAX_FLAGGED_RULES;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +16,7 @@ use tracing::Instrument;
 
 use crate::dqdl::{self, DqdlError, Ruleset};
 use crate::engine::{self, Scan};
+use crate::history::anomaly::Observation;
 use crate::history::{History, HistorySource, SeriesKey};
 use crate::judge::{self, Judged};
 use crate::plan::{self, PRIMARY, Plan, PlanContext};
@@ -54,6 +57,9 @@ pub enum CheckError {
     /// The history source (the results store) could not provide the history.
     #[error("cannot read metric history: {0}")]
     History(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The failing rows could not be sampled.
+    #[error("cannot sample the failing rows: {0}")]
+    Samples(String),
     /// Writing the failed rows failed.
     #[error("cannot write failed rows to {path}: {message}")]
     FailedRows {
@@ -281,9 +287,17 @@ impl Prepared {
         let mut seen: HashSet<SeriesKey> = HashSet::new();
         let mut add_series = |key: SeriesKey, value: f64, rule: Option<usize>| {
             if seen.insert(key.clone()) {
-                series.push(SeriesValue { key, value, rule });
+                series.push(SeriesValue {
+                    key,
+                    value,
+                    rule,
+                    observation: None,
+                });
             }
         };
+        // DetectAnomalies observations by the series they watched (a
+        // rule's observation of metric M is of its own series (M, where)).
+        let mut observed: Vec<(SeriesKey, Observation)> = Vec::new();
         for (position, top) in self.ruleset.rules.iter().flatten().enumerate() {
             let judged = match self
                 .plan
@@ -302,6 +316,9 @@ impl Prepared {
                 None => judge::combine(&top.expr, &mut leaves),
             };
             for (key, value) in judged.series {
+                if let Some(o) = judged.observations.iter().find(|o| o.metric == key.metric) {
+                    observed.push((key.clone(), o.clone()));
+                }
                 add_series(key, value, Some(position));
             }
             let mut labels = default_labels.clone();
@@ -338,6 +355,11 @@ impl Prepared {
                 let name = format!("Dataset.{dataset}.MalformedRows");
                 add_series(SeriesKey::new(&name, None), count as f64, None);
                 analyzers.insert(name, count as f64);
+            }
+        }
+        for s in &mut series {
+            if let Some((_, o)) = observed.iter().find(|(k, _)| *k == s.key) {
+                s.observation = Some(o.clone());
             }
         }
         let count = |o| rules.iter().filter(|r| r.outcome == o).count();

@@ -90,6 +90,11 @@ pub struct ServeArgs {
     /// How long a console sign-in lasts, in seconds [default: 43200].
     #[arg(long, env = "DQGATE_SESSION_TTL_SECS")]
     pub session_ttl_secs: Option<u64>,
+    /// Delete finished runs (with their results, metrics and failing-row
+    /// samples) older than this many days, checked hourly; this shortens
+    /// the history DetectAnomalies and dynamic rules read [default: keep forever].
+    #[arg(long, env = "DQGATE_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
 }
 
 fn resolve(store: &StoreArgs, overrides: Overrides) -> Result<ServeConfig, String> {
@@ -120,6 +125,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         allowed_paths: args.allowed_paths,
         allowed_endpoints: args.allowed_endpoints,
         session_ttl_secs: args.session_ttl_secs,
+        retention_days: args.retention_days,
     };
     let result = resolve(&args.store, overrides)
         .and_then(|config| super::runtime()?.block_on(run_server(config)));
@@ -178,6 +184,13 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
         ),
         None => eprintln!("console: http://{address}/"),
     }
+    let pruning = config.retention_days.map(|days| {
+        tracing::info!(
+            retention_days = days,
+            "pruning finished runs older than the retention"
+        );
+        dqgate::runs::retention::spawn(store.clone(), days, dqgate::runs::retention::PRUNE_EVERY)
+    });
     let settings = ConsoleSettings {
         session_ttl: config.session_ttl,
     };
@@ -189,6 +202,9 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
         config.shutdown_grace,
     )
     .await;
+    if let Some(task) = pruning {
+        task.abort();
+    }
     tracing::info!(
         in_flight = state.runs.in_flight(),
         "shutting down; finishing evaluations"

@@ -534,6 +534,14 @@ struct ObservationRow {
     suggested_rule: String,
 }
 
+/// Failing rows a run kept of one row-level rule.
+struct SampleTable {
+    rule: String,
+    columns: Vec<String>,
+    /// Per row: its values (`None` for NULL) and the rules it failed.
+    rows: Vec<(Vec<Option<String>>, Vec<String>)>,
+}
+
 /// `/runs/{id}`.
 #[derive(Template)]
 #[template(path = "run.html")]
@@ -556,6 +564,7 @@ struct RunPage {
     inputs: String,
     rules: Vec<RuleRow>,
     analyzers: Vec<(String, String)>,
+    samples: Vec<SampleTable>,
 }
 
 /// `GET /runs/{id}`.
@@ -608,7 +617,21 @@ pub(super) async fn run(
                 .collect(),
         })
         .collect();
+    let samples = v
+        .failed_rows
+        .iter()
+        .map(|sample| SampleTable {
+            rule: sample.rule.clone(),
+            columns: sample.columns.clone(),
+            rows: sample
+                .rows
+                .iter()
+                .map(|row| (row.values.clone(), row.failed_rules.clone()))
+                .collect(),
+        })
+        .collect();
     let page = RunPage {
+        samples,
         nav: Nav::new(&session, "overview"),
         decision: v.decision.clone().unwrap_or_else(|| v.status.clone()),
         score: score(v.score),

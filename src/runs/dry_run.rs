@@ -106,10 +106,12 @@ impl Runs {
             .await
             .ok_or(RunError::Pool(super::PoolError::Cancelled))?;
         let timeout = self.inner.limits.timeout;
-        match tokio::time::timeout(timeout, self.check(request, scope, None)).await {
-            Ok(checked) => checked
-                .map(|(report, _)| report)
-                .map_err(DryRunError::Evaluation),
+        let extras = super::evaluate::Extras {
+            quarantine: None,
+            sample_limit: 0,
+        };
+        match tokio::time::timeout(timeout, self.check(request, scope, extras)).await {
+            Ok(checked) => checked.map(|c| c.report).map_err(DryRunError::Evaluation),
             Err(_) => Err(RunError::TimedOut(timeout.as_secs()).into()),
         }
     }

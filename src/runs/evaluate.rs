@@ -10,7 +10,7 @@ use super::record::{counts, report_records};
 use super::{RunEnd, Runs};
 use crate::check::{self, CheckRequest, HistoryScope};
 use crate::gate::{Decision, decide_report};
-use crate::report::Report;
+use crate::report::{Report, RowSample};
 use crate::source::{DatasetSpec, Format, SourceOptions};
 use crate::store::{
     DatasetRecord, Finished, MetricRecord, RuleResultRecord, RulesetVersion, RunStatus,
@@ -68,6 +68,25 @@ pub fn dataset_spec(
     })
 }
 
+/// What [`Runs::check`] does besides evaluating.
+pub(super) struct Extras<'a> {
+    /// Where a failing run writes its failing rows.
+    pub quarantine: Option<&'a quarantine::Job>,
+    /// Failing rows kept per failed row-level rule (0: none).
+    pub sample_limit: usize,
+}
+
+/// An evaluation's report with what [`Extras`] asked for.
+pub(super) struct Checked {
+    /// The report.
+    pub report: Report,
+    /// Failing rows kept for the store.
+    pub samples: Vec<RowSample>,
+    /// Whether the failing rows were quarantined (`None`: not asked, or
+    /// the run did not fail).
+    pub quarantined: Option<Result<quarantine::Written, String>>,
+}
+
 /// How an evaluation ended, ready to store.
 struct Ending {
     status: RunStatus,
@@ -77,6 +96,7 @@ struct Ending {
     message: Option<String>,
     rules: Vec<RuleResultRecord>,
     metrics: Vec<MetricRecord>,
+    samples: Vec<RowSample>,
 }
 
 impl Ending {
@@ -89,6 +109,7 @@ impl Ending {
             message: Some(message),
             rules: Vec::new(),
             metrics: Vec::new(),
+            samples: Vec::new(),
         }
     }
 }
@@ -139,7 +160,7 @@ impl Runs {
                     confinement: self.inner.limits.confinement.clone(),
                 })
             });
-        let datasets = match specs {
+        let datasets: Vec<DatasetSpec> = match specs {
             Ok(d) => d
                 .into_iter()
                 .map(|spec| DatasetSpec {
@@ -158,6 +179,10 @@ impl Runs {
             "dataset": {"name": dataset_name, "location": dataset.location, "format": dataset.format},
             "aliases": aliases.iter().map(|(a, d)| (a.clone(), serde_json::json!({"name": d.name, "location": d.location, "format": d.format}))).collect::<serde_json::Map<_, _>>(),
         });
+        let sample_limit = datasets
+            .iter()
+            .find(|d| d.alias == crate::plan::PRIMARY)
+            .map_or(0, |d| d.options.failed_rows_sample());
         let request = CheckRequest {
             ruleset_name: ruleset.name.clone(),
             ruleset_text: ruleset.dqdl.clone(),
@@ -170,12 +195,19 @@ impl Runs {
             stage: Some(&stage),
         };
         let timeout = self.inner.limits.timeout;
-        let outcome =
-            tokio::time::timeout(timeout, self.check(request, scope, quarantine.as_ref())).await;
+        let extras = Extras {
+            quarantine: quarantine.as_ref(),
+            sample_limit,
+        };
+        let outcome = tokio::time::timeout(timeout, self.check(request, scope, extras)).await;
         let seconds = clock.elapsed().as_secs_f64();
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
         let ending = match outcome {
-            Ok(Ok((report, quarantined))) => {
+            Ok(Ok(Checked {
+                report,
+                samples,
+                quarantined,
+            })) => {
                 // What was read: formats, Iceberg snapshot ids, slices.
                 let recorded = encode_json("sources read", &report.sources)
                     .and_then(|read| Ok((read, report_records(&report)?)));
@@ -190,6 +222,7 @@ impl Runs {
                             message: None,
                             rules,
                             metrics,
+                            samples,
                         };
                         match (quarantined, &quarantine) {
                             (Some(Ok(w)), _) => {
@@ -231,6 +264,7 @@ impl Runs {
             inputs: &inputs,
             rules: &ending.rules,
             metrics: &ending.metrics,
+            samples: &ending.samples,
             started_at: &started_at,
             observed_at: &started_at,
             duration_ms,
@@ -259,17 +293,19 @@ impl Runs {
     }
 
     /// Prepares (plans) and evaluates on the evaluation pool, reading the
-    /// history from the store here between the two. Dropping the future
+    /// history from the store here between the two, then keeps up to
+    /// `extras.sample_limit` failing rows per failed row-level rule (a
+    /// sample that cannot be read is logged and left out; it never changes
+    /// the decision). A run that ends in `fail` with a `quarantine` job
+    /// writes its failing rows on the pool too, under the same timeout; the
+    /// write's result comes back beside the report. Dropping the future
     /// (the timeout) aborts the pooled work.
-    /// A run that ends in `fail` with a `quarantine` job writes its failing
-    /// rows on the pool too, under the same timeout; the write's result
-    /// comes back beside the report.
     pub(super) async fn check(
         &self,
         request: CheckRequest,
         scope: HistoryScope<'_>,
-        quarantine: Option<&quarantine::Job>,
-    ) -> Result<(Report, Option<Result<quarantine::Written, String>>), String> {
+        extras: Extras<'_>,
+    ) -> Result<Checked, String> {
         let pool = &self.inner.pool;
         let prepared = pool
             .run(check::prepare(request))
@@ -280,16 +316,28 @@ impl Runs {
             .load_history(&self.inner.store, scope)
             .await
             .map_err(|e| e.to_string())?;
-        let quarantine = quarantine.cloned();
+        let quarantine = extras.quarantine.cloned();
+        let sample_limit = extras.sample_limit;
         pool.run(async move {
             let report = prepared.evaluate(&history).await;
-            let written = match quarantine {
+            let samples = match prepared.failed_row_samples(&report, sample_limit).await {
+                Ok(samples) => samples,
+                Err(e) => {
+                    tracing::warn!(error = %crate::source::redact::message(&e.to_string()), "failing rows not kept");
+                    Vec::new()
+                }
+            };
+            let quarantined = match quarantine {
                 Some(job) if decide_report(&report) == Decision::Fail => {
                     Some(job.write(&prepared).await)
                 }
                 _ => None,
             };
-            (report, written)
+            Checked {
+                report,
+                samples,
+                quarantined,
+            }
         })
         .await
         .map_err(|e| e.to_string())
@@ -312,6 +360,7 @@ impl Runs {
             inputs: &inputs,
             rules: &[],
             metrics: &[],
+            samples: &[],
             started_at: &now_text(),
             observed_at: &now_text(),
             duration_ms: 0,

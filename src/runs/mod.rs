@@ -12,7 +12,8 @@
 //! 5. **wait** for a run claimed by another caller, here or on another
 //!    replica; **recover** runs an earlier process left unfinished;
 //!    **settle** runs whose end could not be stored or that were abandoned
-//!    (`settle.rs`), so no run stays `running` forever.
+//!    (`settle.rs`), so no run stays `running` forever; **prune** finished
+//!    runs past the retention (`retention.rs`).
 //!
 //! Answers are always read back from the store, so a retry gets exactly
 //! the stored decision.
@@ -23,6 +24,7 @@ mod pool;
 mod quarantine;
 mod queue;
 mod record;
+pub mod retention;
 mod settle;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,8 @@
 use crate::gate::decide_report;
 use crate::report::Report;
 use crate::store::{
-    Finished, MetricRecord, RuleResultRecord, RunStatus, Store, StoreError, encode_json, new_run_id,
+    AnomalyBand, Finished, MetricRecord, RuleResultRecord, RunStatus, Store, StoreError,
+    encode_json, new_run_id,
 };
 
 /// The rule results and metrics a report stores: every rule in order, and
@@ -41,6 +42,12 @@ pub(super) fn report_records(
             value: s.value,
             position: s.rule.map(position),
             where_clause: s.key.where_clause.clone(),
+            anomaly: s.observation.as_ref().map(|o| AnomalyBand {
+                expected: o.expected,
+                lower: o.lower,
+                upper: o.upper,
+                anomalous: o.anomalous,
+            }),
         })
         .collect();
     Ok((rules, metrics))
@@ -87,6 +94,7 @@ impl Store {
                 inputs: &inputs,
                 rules: &rules,
                 metrics: &metrics,
+                samples: &[],
                 started_at: &report.started_at,
                 observed_at,
                 duration_ms: i64::try_from(report.duration_ms).unwrap_or(i64::MAX),

@@ -128,6 +128,15 @@ pub fn check_options(spec: &DatasetSpec) -> Result<(), SourceError> {
     if let Some(q) = &spec.options.quarantine {
         super::quarantine::parse(q)?;
     }
+    if let Some(n) = spec.options.failed_rows_sample
+        && n > super::MAX_FAILED_ROWS_SAMPLE
+    {
+        return Err(SourceError::Config(format!(
+            "dataset `{}`: failed_rows_sample must be between 0 and {}; got {n}",
+            spec.alias,
+            super::MAX_FAILED_ROWS_SAMPLE
+        )));
+    }
     if let Some(format) = spec.format {
         check_applicable(spec, format)?;
         if format == Format::Csv {

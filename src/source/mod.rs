@@ -153,6 +153,28 @@ pub struct SourceOptions {
     /// it (see `--failed-rows`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<String>,
+    /// Gate runs: how many failing rows to keep per row-level rule in the
+    /// store, shown with the run (default
+    /// [`DEFAULT_FAILED_ROWS_SAMPLE`], 0 keeps none, at most
+    /// [`MAX_FAILED_ROWS_SAMPLE`]). The values are data: anyone who may
+    /// read runs sees them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_rows_sample: Option<u32>,
+}
+
+/// Failing rows a gate run keeps per row-level rule when the dataset does
+/// not say.
+pub const DEFAULT_FAILED_ROWS_SAMPLE: u32 = 20;
+/// The largest `failed_rows_sample` a dataset may ask for.
+pub const MAX_FAILED_ROWS_SAMPLE: u32 = 1000;
+
+impl SourceOptions {
+    /// Failing rows a gate run keeps per row-level rule.
+    pub fn failed_rows_sample(&self) -> usize {
+        self.failed_rows_sample
+            .unwrap_or(DEFAULT_FAILED_ROWS_SAMPLE)
+            .min(MAX_FAILED_ROWS_SAMPLE) as usize
+    }
 }
 
 /// What registering a dataset found out.

@@ -4,7 +4,8 @@
 //! Timestamps are RFC 3339 UTC text and JSON documents are text, so both
 //! databases share every statement. One file per kind of record:
 //! `rulesets`, `datasets`, `runs` (runs, rule results, metric rows),
-//! `metrics` (trends and history), `tokens` and `sessions` (console sign-ins). Rows are read through
+//! `metrics` (trends and history), `retention` (pruning old runs), `tokens` and
+//! `sessions` (console sign-ins). Rows are read through
 //! `sqlx::FromRow`; statuses, decisions and outcomes are enums stored as
 //! their `as_str()` text. The store records; it applies no gate policy.
 
@@ -18,6 +19,7 @@ use sqlx::{Any, AnyPool, Transaction};
 mod datasets;
 mod metrics;
 mod overview;
+mod retention;
 mod rulesets;
 mod runs;
 mod sessions;
@@ -27,10 +29,11 @@ mod tokens;
 pub use datasets::DatasetRecord;
 pub use metrics::{MetricPoint, TrendPoint};
 pub use overview::SeriesScore;
+pub use retention::Pruned;
 pub use rulesets::RulesetVersion;
 pub use runs::{
-    Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity, RunRecord, RunStatus,
-    UnknownStatus,
+    AnomalyBand, Claim, Finished, MetricRecord, RuleResultRecord, RunFilter, RunIdentity,
+    RunRecord, RunStatus, UnknownStatus,
 };
 pub use timing::{Histogram, Latency};
 pub use tokens::TokenRecord;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Store, StoreError, decode_json, encode_json, now_text, parse_text};
 use crate::gate::Decision;
 use crate::plan::Outcome;
+use crate::report::{RowSample, SampledRow};
 
 /// Where a run is in its life; stored as [`RunStatus::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -251,7 +252,7 @@ impl TryFrom<RuleResultRow> for RuleResultRecord {
 }
 
 /// A stored metric value.
-#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, sqlx::FromRow)]
 pub struct MetricRecord {
     /// Metric name.
     pub name: String,
@@ -261,6 +262,39 @@ pub struct MetricRecord {
     pub position: Option<i64>,
     /// The `where` it was computed under, empty for none.
     pub where_clause: String,
+    /// What a DetectAnomalies rule saw of this value, when one watched it
+    /// (written for the reporting views; not read back by the run API).
+    #[sqlx(skip)]
+    pub anomaly: Option<AnomalyBand>,
+}
+
+/// A DetectAnomalies observation of one stored value.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct AnomalyBand {
+    /// The baseline's median, once there is enough history.
+    pub expected: Option<f64>,
+    /// Lowest value not flagged.
+    pub lower: Option<f64>,
+    /// Highest value not flagged.
+    pub upper: Option<f64>,
+    /// True when the value is outside the band.
+    pub anomalous: bool,
+}
+
+/// A `failed_row_samples` row.
+#[derive(sqlx::FromRow)]
+struct SampleRow {
+    sample: i64,
+    rule_position: i64,
+    rule: String,
+    columns: String,
+    row_values: String,
+    failed_rules: String,
+}
+
+/// An index or count as stored.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// What a finished run writes.
@@ -281,6 +315,8 @@ pub struct Finished<'a> {
     pub rules: &'a [RuleResultRecord],
     /// Metrics (rule metrics and analyzer metrics).
     pub metrics: &'a [MetricRecord],
+    /// Failing rows kept per row-level rule.
+    pub samples: &'a [RowSample],
     /// Evaluation start.
     pub started_at: &'a str,
     /// The evaluation clock metrics are observed at (RFC 3339).
@@ -439,9 +475,11 @@ impl Store {
                 .await?;
         }
         for m in f.metrics {
+            let band = m.anomaly.unwrap_or_default();
             sqlx::query(
-                "INSERT INTO metrics (run_id, dataset, ruleset, stage, name, value, position, created_at, where_clause, observed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO metrics (run_id, dataset, ruleset, stage, name, value, position, created_at, where_clause, observed_at, \
+                 expected, lower_bound, upper_bound, anomalous) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(id)
             .bind(&dataset)
@@ -453,11 +491,68 @@ impl Store {
             .bind(&created_at)
             .bind(&m.where_clause)
             .bind(f.observed_at)
+            .bind(band.expected)
+            .bind(band.lower)
+            .bind(band.upper)
+            .bind(m.anomaly.map(|a| i64::from(a.anomalous)))
             .execute(&mut *tx)
             .await?;
         }
+        for (n, sample) in f.samples.iter().enumerate() {
+            let columns = encode_json("sample columns", &sample.columns)?.to_string();
+            for (k, row) in sample.rows.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO failed_row_samples (run_id, sample, row_index, rule_position, rule, columns, row_values, failed_rules) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(count(n))
+                .bind(count(k))
+                .bind(count(sample.rule_position))
+                .bind(&sample.rule)
+                .bind(&columns)
+                .bind(encode_json("sample row", &row.values)?.to_string())
+                .bind(encode_json("sample rules", &row.failed_rules)?.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The failing rows a run kept, one sample per row-level rule, in rule
+    /// order.
+    pub async fn run_samples(&self, id: &str) -> Result<Vec<RowSample>, StoreError> {
+        let rows: Vec<SampleRow> = sqlx::query_as(
+            "SELECT CAST(sample AS BIGINT) AS sample, CAST(rule_position AS BIGINT) AS rule_position, rule, columns, row_values, failed_rules \
+             FROM failed_row_samples WHERE run_id = $1 ORDER BY sample, row_index",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut samples: Vec<(i64, RowSample)> = Vec::new();
+        for r in rows {
+            let row = SampledRow {
+                values: decode_json("sample row", &r.row_values)?,
+                failed_rules: decode_json("sample rules", &r.failed_rules)?,
+            };
+            match samples.last_mut() {
+                Some((n, s)) if *n == r.sample => s.rows.push(row),
+                _ => samples.push((
+                    r.sample,
+                    RowSample {
+                        rule_position: usize::try_from(r.rule_position).map_err(|_| {
+                            StoreError::Corrupt(format!("sample rule position {}", r.rule_position))
+                        })?,
+                        rule: r.rule,
+                        columns: decode_json("sample columns", &r.columns)?,
+                        rows: vec![row],
+                    },
+                )),
+            }
+        }
+        Ok(samples.into_iter().map(|(_, s)| s).collect())
     }
 
     /// Ends one run that is still queued or running with `status` (error
@@ -549,34 +644,73 @@ impl Store {
         Ok((rules, metrics))
     }
 
-    /// Runs, newest first.
+    /// Runs, newest first. Only the filters given become conditions, so
+    /// the database can use its indexes (a `($1 = '' OR dataset = $1)`
+    /// form would read every run).
     pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 = '' OR dataset = $1) AND ($2 = '' OR stage = $2) \
-             AND ($3 = '' OR created_at >= $3) \
-             AND ($4 = '' OR created_at < (SELECT created_at FROM runs WHERE id = $4) \
-                  OR (created_at = (SELECT created_at FROM runs WHERE id = $4) AND id < $4)) \
-             AND ($6 = '' OR created_at < $6) AND ($7 = '' OR decision = $7) \
-             ORDER BY created_at DESC, id DESC LIMIT $5"
-        ))
-        .bind(f.dataset.clone().unwrap_or_default())
-        .bind(f.stage.clone().unwrap_or_default())
-        .bind(f.since.clone().unwrap_or_default())
-        .bind(f.before.clone().unwrap_or_default())
-        .bind(f.limit)
-        .bind(f.until.clone().unwrap_or_default())
-        .bind(f.decision.clone().unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await?;
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let mut conditions: Vec<String> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let mut add = |sql: &str, value: String, binds: &mut Vec<String>| {
+            binds.push(value);
+            conditions.push(sql.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(v) = given(&f.dataset) {
+            add("dataset = ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.stage) {
+            add("stage = ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.since) {
+            add("created_at >= ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.until) {
+            add("created_at < ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.decision) {
+            add("decision = ?", v, &mut binds);
+        }
+        if let Some(v) = given(&f.before) {
+            add(
+                "(created_at < (SELECT created_at FROM runs WHERE id = ?) \
+                 OR (created_at = (SELECT created_at FROM runs WHERE id = ?) AND id < ?))",
+                v,
+                &mut binds,
+            );
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id DESC LIMIT ${}",
+            binds.len() + 1
+        );
+        let mut query = sqlx::query_as::<_, RunRow>(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.bind(f.limit).fetch_all(&self.pool).await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// The latest run of every (dataset, stage), by dataset and stage.
+    /// The latest run of every (dataset, stage), by dataset and stage: the
+    /// newest creation per pair (one pass over the dataset-stage index),
+    /// ties broken by the larger id.
     pub async fn latest_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let columns = RUN_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rows: Vec<RunRow> = sqlx::query_as(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = (SELECT q.id FROM runs q \
-             WHERE q.dataset = r.dataset AND q.stage = r.stage ORDER BY q.created_at DESC, q.id DESC LIMIT 1) \
-             ORDER BY dataset, stage"
+            "SELECT {columns} FROM runs r \
+             JOIN (SELECT dataset, stage, MAX(created_at) AS latest FROM runs GROUP BY dataset, stage) l \
+               ON r.dataset = l.dataset AND r.stage = l.stage AND r.created_at = l.latest \
+             WHERE NOT EXISTS (SELECT 1 FROM runs n WHERE n.dataset = r.dataset AND n.stage = r.stage \
+                               AND n.created_at = r.created_at AND n.id > r.id) \
+             ORDER BY r.dataset, r.stage"
         ))
         .fetch_all(&self.pool)
         .await?;

@@ -57,7 +57,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "api",
         &[
-            "check", "dqdl", "gate", "history", "plan", "runs", "source", "store", "suggest",
+            "check", "dqdl", "gate", "history", "plan", "report", "runs", "source", "store",
+            "suggest",
         ],
     ),
     (
