@@ -163,6 +163,17 @@ test("a gate run shows on the overview, the dataset page and its run page", asyn
   const failed = page.locator("li.rule", { has: page.locator(".badge[data-outcome=Failed]") });
   await expect(failed.filter({ hasText: "IsUnique \"session_id\"" })).toHaveCount(1);
   await expect(failed.filter({ hasText: "ColumnValues \"price\" > 0" })).toHaveCount(1);
+  // A sample of the failing rows (failed_rows_sample, default 20): the
+  // price rule's rows have a price that is not > 0, or none (NULL fails).
+  await expect(page.getByRole("heading", { name: "Failing rows" })).toBeVisible();
+  const sample = page.locator("table.sample", { has: page.locator("caption", { hasText: "ColumnValues \"price\" > 0" }) });
+  await expect(sample).toHaveCount(1);
+  const priceColumn = await sample.locator("thead th").evaluateAll((ths) => ths.findIndex((th) => th.textContent === "price"));
+  expect(priceColumn).toBeGreaterThanOrEqual(0);
+  const prices = await sample.locator("tbody tr").evaluateAll((rows, i) => rows.map((r) => r.children[i].textContent), priceColumn);
+  expect(prices.length).toBeGreaterThan(0);
+  expect(prices.length).toBeLessThanOrEqual(20);
+  expect(prices.filter((p) => !(p === "NULL" || Number(p) <= 0))).toEqual([]);
   await shot(page, "run");
   expect(problems).toEqual([]);
 });
