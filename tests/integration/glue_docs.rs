@@ -218,6 +218,14 @@ fn fixture(name: &str) -> Vec<Column> {
             ("name", 's', "a|b|c|d|e|f|g|h|i|zz"),
             ("amount", 'i', "1|2|3|4|5|6|7|8|9|10"),
         ],
+        // DatasetMatch page: join keys must be unique and not NULL.
+        "match_dup_ref" => vec![
+            ("ID", 'i', "1|2|3|4|5|6|7|8|9|9"),
+            ("name", 's', "a|b|c|d|e|f|g|h|i|j"),
+            ("amount", 'i', "1|2|3|4|5|6|7|8|9|10"),
+        ],
+        // dqdl.md, "How composite rules work": the page's own two rows.
+        "composite_doc" => vec![("myCol1", 'i', "2|0"), ("myCol2", 'i', "1|3")],
         // DatasetMatch page: composite keys with different names.
         "match_b" => vec![
             ("ID_1", 'i', "1|1|2|2|3|3|4|4|5|5"),
