@@ -75,7 +75,8 @@ fn fixture(name: &str) -> Vec<Column> {
             ),
         ],
         // ColumnDataType page and dqdl.md's expressions table.
-        "types" => vec![("colA", 's', "1|22|333|-4|5|6|7|8|9|10|x")],
+        "types" => vec![("colA", 's', "1|22|333|-4|5|6|7|8|9|10|x|3000000000")],
+        "types_int" => vec![("colA", 's', "1|22|333|-4|5|6|7|8|9|10|x")],
         // dqdl.md, where clauses.
         "where_a" => vec![
             ("colA", 's', "x|~|y|~|z"),
