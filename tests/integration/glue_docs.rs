@@ -219,6 +219,9 @@ fn fixture(name: &str) -> Vec<Column> {
             ("name", 's', "a|b|c|d|e|f|g|h|i|zz"),
             ("amount", 'i', "1|2|3|4|5|6|7|8|9|10"),
         ],
+        // SchemaMatch page: the same columns in another order; one retyped.
+        "schema_reordered" => vec![("amount", 'i', "1"), ("ID", 'i', "1"), ("name", 's', "a")],
+        "schema_retyped" => vec![("amount", 'f', "1.5"), ("ID", 'i', "1"), ("name", 's', "a")],
         // DatasetMatch page: join keys must be unique and not NULL.
         "match_dup_ref" => vec![
             ("ID", 'i', "1|2|3|4|5|6|7|8|9|9"),
