@@ -130,6 +130,35 @@ fn numeric_condition(
     c.map_operands(number)
 }
 
+/// FileFreshness reads `between A and B` as the time between the two
+/// instants, whichever comes first: Glue's FileFreshness page writes
+/// `between now() and (now() - 45 minutes)` for the last 45 minutes. (Sizes
+/// and column values keep their bounds in the order written.)
+fn earlier_first(c: Condition) -> Condition {
+    match c {
+        Condition::Between {
+            negated,
+            low,
+            high,
+            span,
+        } => match (low.to_number(), high.to_number()) {
+            (Ok(a), Ok(b)) if a > b => Condition::Between {
+                negated,
+                low: high,
+                high: low,
+                span,
+            },
+            _ => Condition::Between {
+                negated,
+                low,
+                high,
+                span,
+            },
+        },
+        other => other,
+    }
+}
+
 /// Applies `recentFiles = N` (newest first) and `uriRegex = "..."`.
 fn select<'a>(rule: &Rule, files: &'a [FileInfo]) -> Result<Vec<&'a FileInfo>, String> {
     let mut chosen: Vec<&FileInfo> = files.iter().collect();
@@ -208,6 +237,11 @@ fn plan(
             let condition = rule.condition.as_ref().ok_or("missing condition")?;
             let numeric = numeric_condition(condition, now, time_zone(rule)?)?;
             let size = rule.rule_type == RuleType::FileSize;
+            let numeric = if size {
+                numeric
+            } else {
+                earlier_first(numeric)
+            };
             let measure = |f: &FileInfo| {
                 if size {
                     f.size as f64
@@ -457,5 +491,38 @@ mod tests {
         .expect("numeric");
         assert!(c.holds(2048.0).expect("holds"));
         assert!(!c.holds(1024.0).expect("holds"), "between is exclusive");
+    }
+
+    fn freshness_condition(text: &str) -> (Condition, DateTime<Utc>) {
+        let rs =
+            crate::dqdl::parse(&format!("Rules = [ FileFreshness \"x\" {text} ]")).expect("parses");
+        let rule = rs
+            .rules
+            .iter()
+            .flatten()
+            .next()
+            .expect("rule")
+            .expr
+            .leaves()[0]
+            .clone();
+        let now = Utc::now();
+        let c = numeric_condition(rule.condition.as_ref().expect("condition"), now, None)
+            .expect("numeric");
+        (earlier_first(c), now)
+    }
+
+    #[test]
+    fn freshness_bounds_are_read_earlier_first() {
+        let ms = |t: DateTime<Utc>| t.timestamp_millis() as f64;
+        let minutes = |m| chrono::Duration::minutes(m);
+        let (c, now) = freshness_condition("between now() and (now() - 45 minutes)");
+        assert!(c.holds(ms(now - minutes(5))).expect("holds"));
+        assert!(!c.holds(ms(now - minutes(50))).expect("holds"));
+        let (c, now) = freshness_condition("not between now() and (now() - 45 minutes)");
+        assert!(!c.holds(ms(now - minutes(5))).expect("holds"));
+        assert!(c.holds(ms(now - minutes(50))).expect("holds"));
+        // Bounds in order are unchanged.
+        let (c, now) = freshness_condition("between (now() - 45 minutes) and now()");
+        assert!(c.holds(ms(now - minutes(5))).expect("holds"));
     }
 }

@@ -20,6 +20,7 @@ mod first_hour_errors;
 mod fixtures;
 mod gate_cli;
 mod globs;
+mod glue_docs;
 mod glue_fidelity;
 mod history;
 mod iceberg;
