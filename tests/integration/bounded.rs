@@ -235,7 +235,8 @@ async fn healthz_answers_while_two_large_gates_run() {
         start_gate(&server, "large-1").await,
         start_gate(&server, "large-2").await,
     ];
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(300);
     let mut slowest = Duration::ZERO;
     let mut probes = 0;
     loop {
@@ -261,9 +262,13 @@ async fn healthz_answers_while_two_large_gates_run() {
         probes > 3,
         "the gates ended too soon to tell ({probes} probes)"
     );
+    // A health check stuck behind the evaluations would wait about as long
+    // as they run; a loaded 2-core machine has answered in 1.8 s while
+    // they ran for much longer, so the bound is relative, not a timing.
+    let total = started.elapsed();
     assert!(
-        slowest < Duration::from_secs(1),
-        "/healthz took {slowest:?}"
+        slowest < Duration::from_secs(1) || slowest * 4 < total,
+        "/healthz took {slowest:?} while the gates ran {total:?}"
     );
 }
 
