@@ -4,20 +4,20 @@
 //! those with a per-row predicate (ColumnValues, ColumnLength,
 //! ColumnDataType, DataFreshness, Completeness/IsComplete,
 //! Uniqueness/IsUnique/IsPrimaryKey) and row-level CustomSql, whose rows
-//! pass when its query returns them.
-
-use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
-use datafusion::functions::expr_fn::{coalesce, concat_ws};
-use datafusion::functions_nested::expr_fn::array_remove;
-use datafusion::functions_nested::string::string_to_array_udf;
-use datafusion::functions_window::expr_fn::row_number;
-use datafusion::logical_expr::{Expr, JoinType, Operator, binary_expr, ident, lit, not, when};
+//! pass when its query returns them. A gate run keeps a bounded sample of
+//! the same rows per failed rule (`Prepared::failed_row_samples`).
 
 use std::collections::BinaryHeap;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray};
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::functions::expr_fn::{coalesce, concat_ws};
+use datafusion::functions_nested::expr_fn::array_remove;
+use datafusion::functions_nested::string::string_to_array_udf;
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::{Expr, JoinType, Operator, binary_expr, ident, lit, not, when};
 use futures::StreamExt;
 
 use super::{CheckError, Prepared};
