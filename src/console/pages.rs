@@ -149,14 +149,12 @@ pub(super) async fn overview(
             labels: BTreeSet::new(),
         })
         .collect();
-    let mut series: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
-    for p in state.app.store.recent_scores(SPARK_POINTS).await? {
-        series
-            .entry((p.dataset, p.stage))
-            .or_default()
-            .push(p.score);
-    }
-    let ids: Vec<String> = rows.iter().filter_map(|r| r.run.clone()).collect();
+    // Labels only where a rule did not pass (decisions other than pass).
+    let ids: Vec<String> = rows
+        .iter()
+        .filter(|r| r.decision != "pass")
+        .filter_map(|r| r.run.clone())
+        .collect();
     let mut labels_by_run: std::collections::BTreeMap<String, BTreeSet<String>> =
         Default::default();
     for (run, labels) in state.app.store.unpassed_rule_labels(&ids).await? {
@@ -166,16 +164,6 @@ pub(super) async fn overview(
             .extend(label_pairs(&labels));
     }
     for row in &mut rows {
-        let key = (row.dataset.clone(), row.stage.clone());
-        if let Some(scores) = series.get(&key).filter(|s| s.len() > 1) {
-            row.spark = spark_points(scores);
-            row.spark_label = format!(
-                "last {} scores, from {} to {}",
-                scores.len(),
-                score(scores.first().copied()),
-                score(scores.last().copied())
-            );
-        }
         if let Some(labels) = row.run.as_ref().and_then(|id| labels_by_run.remove(id)) {
             row.labels = labels;
         }
@@ -206,6 +194,31 @@ pub(super) async fn overview(
             && (q.label.is_empty() || r.labels.contains(&q.label))
     });
     rows.sort_by(|a, b| (a.rank, &a.dataset, &a.stage).cmp(&(b.rank, &b.dataset, &b.stage)));
+    // Sparklines of the rows shown only.
+    let keys: Vec<(String, String)> = rows
+        .iter()
+        .filter(|r| r.run.is_some())
+        .map(|r| (r.dataset.clone(), r.stage.clone()))
+        .collect();
+    let mut series: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    for p in state.app.store.recent_scores(&keys, SPARK_POINTS).await? {
+        series
+            .entry((p.dataset, p.stage))
+            .or_default()
+            .push(p.score);
+    }
+    for row in &mut rows {
+        let key = (row.dataset.clone(), row.stage.clone());
+        if let Some(scores) = series.get(&key).filter(|s| s.len() > 1) {
+            row.spark = spark_points(scores);
+            row.spark_label = format!(
+                "last {} scores, from {} to {}",
+                scores.len(),
+                score(scores.first().copied()),
+                score(scores.last().copied())
+            );
+        }
+    }
     let decisions: Vec<String> = DECISIONS.iter().map(|d| d.to_string()).collect();
     let page = OverviewPage {
         nav: Nav::new(&session, "overview"),

@@ -451,6 +451,8 @@ impl Store {
         .bind(&now)
         .bind(f.duration_ms)
         .bind(id)
+        // `score` may be NULL: see the metrics insert below.
+        .persistent(false)
         .execute(&mut *tx)
         .await?;
         let (dataset, ruleset, stage, created_at): (String, String, String, String) =
@@ -495,6 +497,10 @@ impl Store {
             .bind(band.lower)
             .bind(band.upper)
             .bind(m.anomaly.map(|a| i64::from(a.anomalous)))
+            // Not a cached statement: sqlx's Any driver declares a NULL
+            // double as float4, so a statement first prepared with one
+            // rejects a later float8 value on PostgreSQL.
+            .persistent(false)
             .execute(&mut *tx)
             .await?;
         }
