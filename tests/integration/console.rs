@@ -380,7 +380,6 @@ async fn every_page_and_action_by_role_and_without_a_session() {
             overview.status,
             overview.body
         );
-        let overview = overview.body.clone();
         let filtered = c.get("/?decision=fail", Some(&admin)).await.body;
         assert!(
             !filtered.contains("href=\"/datasets/people\""),
