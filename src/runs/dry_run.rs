@@ -97,23 +97,14 @@ impl Runs {
             stage: Some(&req.stage),
         };
         // Queued like a gate run; `check` plans and scans on the pool.
-        let queue = &self.inner.queue;
-        let _slot = queue
-            .accept()
-            .ok_or_else(|| RunError::QueueFull(queue.max_queued()))?;
-        let _permit = queue
-            .permit()
-            .await
-            .ok_or(RunError::Pool(super::PoolError::Cancelled))?;
-        let timeout = self.inner.limits.timeout;
         let extras = super::evaluate::Extras {
             quarantine: None,
             sample_limit: 0,
         };
-        match tokio::time::timeout(timeout, self.check(request, scope, extras)).await {
-            Ok(checked) => checked.map(|c| c.report).map_err(DryRunError::Evaluation),
-            Err(_) => Err(RunError::TimedOut(timeout.as_secs()).into()),
-        }
+        self.queued(self.check(request, scope, extras))
+            .await?
+            .map(|c| c.report)
+            .map_err(DryRunError::Evaluation)
     }
 }
 

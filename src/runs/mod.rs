@@ -398,12 +398,23 @@ impl Runs {
         Ok(())
     }
 
-    /// Runs `work` (a dry run, a profile) through the evaluation queue:
-    /// `QueueFull` when it is full, then a concurrency permit, then the
-    /// evaluation pool under the evaluation timeout, which aborts it.
+    /// Runs `work` (a profile, a schema read) through the evaluation queue
+    /// and on the evaluation pool (see [`Runs::queued`]).
     pub async fn bounded<T: Send + 'static>(
         &self,
         work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, RunError> {
+        self.queued(self.inner.pool.run(work))
+            .await?
+            .map_err(RunError::from)
+    }
+
+    /// Runs `work` through the evaluation queue: `QueueFull` when it is
+    /// full, then a concurrency permit, then under the evaluation timeout,
+    /// which drops (and so aborts) it.
+    pub(crate) async fn queued<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
     ) -> Result<T, RunError> {
         let queue = &self.inner.queue;
         let _slot = queue
@@ -414,10 +425,9 @@ impl Runs {
             .await
             .ok_or(RunError::Pool(PoolError::Cancelled))?;
         let timeout = self.inner.limits.timeout;
-        match tokio::time::timeout(timeout, self.inner.pool.run(work)).await {
-            Ok(done) => Ok(done?),
-            Err(_) => Err(RunError::TimedOut(timeout.as_secs())),
-        }
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| RunError::TimedOut(timeout.as_secs()))
     }
 
     /// Evaluations accepted and not yet recorded.
