@@ -60,7 +60,7 @@ export async function api(base, token, method, path, body, type = "application/j
 export async function start() {
   const dir = mkdtempSync(join(tmpdir(), "dqgate-ui-"));
   const demo = join(dir, "demo");
-  execFileSync(binary(), ["demo", "--out", demo, "--rows", "3000"], { stdio: "ignore" });
+  execFileSync(binary(), ["demo", "--out", demo, "--rows", "3000", "--no-register"], { stdio: "ignore", cwd: dir });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(binary(), ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data"), "--allowed-paths", dir], {
