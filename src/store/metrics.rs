@@ -244,12 +244,6 @@ impl Store {
         Ok(history)
     }
 
-    /// Marks a run's values of one metric as expected, so they no longer
-    /// train anomaly detection. Returns how many values were marked.
-    pub async fn mark_expected(&self, run_id: &str, metric: &str) -> Result<u64, StoreError> {
-        self.set_expected(run_id, metric, true).await
-    }
-
     /// Marks a run's values of one metric as expected (`true`: excluded
     /// from training) or not. Returns how many values it found.
     pub async fn set_expected(

@@ -389,7 +389,7 @@ async fn weekly_seasonality_accepts_quiet_weekends_and_marked_values_stop_traini
         .clone();
     assert_eq!(
         store
-            .mark_expected(&run_id, "Dataset.*.RowCount")
+            .set_expected(&run_id, "Dataset.*.RowCount", true)
             .await
             .expect("mark"),
         1
