@@ -7,23 +7,19 @@
 //! file it opens or lists. `dqgate check` runs unconfined.
 
 use std::fmt;
-use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::{ListResult, ObjectMeta, ObjectStore};
 
 use super::iceberg::Reference;
 use super::quarantine::{self, Quarantine};
+use super::read_only::{ReadOnly, View};
 use super::{DatasetSpec, Format, objects, redact};
 
 /// Why a location or endpoint is out of reach.
@@ -365,10 +361,10 @@ fn resolve(path: &Path) -> Option<PathBuf> {
 
 /// Makes `ctx` read local files only through [`ConfinedFiles`].
 pub fn install(ctx: &SessionContext, confinement: Arc<Confinement>) {
-    let store = Arc::new(ConfinedFiles {
+    let store = Arc::new(ReadOnly(ConfinedFiles {
         inner: Arc::new(LocalFileSystem::new()),
         confinement,
-    });
+    }));
     if let Ok(url) = url::Url::parse("file://") {
         ctx.register_object_store(&url, store);
     }
@@ -388,7 +384,15 @@ impl fmt::Display for ConfinedFiles {
     }
 }
 
-impl ConfinedFiles {
+#[async_trait::async_trait]
+impl View for ConfinedFiles {
+    const WHAT: &'static str = "confined file access";
+
+    fn inner(&self) -> &dyn ObjectStore {
+        self.inner.as_ref()
+    }
+
+    /// Every file read or listed must resolve inside the confinement.
     fn admit(&self, location: &ObjectPath) -> object_store::Result<()> {
         let path = self.inner.path_to_filesystem(location)?;
         let canonical = path
@@ -403,57 +407,6 @@ impl ConfinedFiles {
                 path: path.display().to_string(),
                 source: Box::new(e),
             })
-    }
-
-    fn read_only() -> object_store::Error {
-        object_store::Error::NotSupported {
-            source: "confined file access is read-only".into(),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for ConfinedFiles {
-    async fn put_opts(
-        &self,
-        _location: &ObjectPath,
-        _payload: PutPayload,
-        _opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        Err(Self::read_only())
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        _location: &ObjectPath,
-        _opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        Err(Self::read_only())
-    }
-
-    async fn get_opts(
-        &self,
-        location: &ObjectPath,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.admit(location)?;
-        self.inner.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &ObjectPath,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.admit(location)?;
-        self.inner.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<ObjectPath>>,
-    ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
-        locations.map(|_| Err(Self::read_only())).boxed()
     }
 
     fn list(
@@ -483,15 +436,6 @@ impl ObjectStore for ConfinedFiles {
             self.admit(&object.location)?;
         }
         Ok(listed)
-    }
-
-    async fn copy_opts(
-        &self,
-        _from: &ObjectPath,
-        _to: &ObjectPath,
-        _options: CopyOptions,
-    ) -> object_store::Result<()> {
-        Err(Self::read_only())
     }
 }
 

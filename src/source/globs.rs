@@ -7,21 +7,17 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path as ObjectPath;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::{ListResult, ObjectMeta, ObjectStore};
 
+use super::read_only::{ReadOnly, View};
 use super::{DatasetSpec, Format, Registered, SourceError, objects, store_message};
 
 /// Characters that make a location a glob.
@@ -135,10 +131,10 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
         url::Url::parse(&format!("dqgate-glob://{host}")).map_err(|e| config_err(&e))?;
     ctx.register_object_store(
         &store_url,
-        Arc::new(MatchedFiles {
+        Arc::new(ReadOnly(MatchedFiles {
             inner: at.store.clone(),
             files: Arc::new(files),
-        }),
+        })),
     );
     let key = root.as_ref();
     let table_url = if key.is_empty() {
@@ -214,12 +210,6 @@ impl fmt::Display for MatchedFiles {
 }
 
 impl MatchedFiles {
-    fn read_only() -> object_store::Error {
-        object_store::Error::NotSupported {
-            source: "the files of a glob are read-only".into(),
-        }
-    }
-
     fn under(&self, prefix: Option<&ObjectPath>) -> Vec<ObjectMeta> {
         self.files
             .iter()
@@ -230,45 +220,15 @@ impl MatchedFiles {
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for MatchedFiles {
-    async fn put_opts(
-        &self,
-        _location: &ObjectPath,
-        _payload: PutPayload,
-        _opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        Err(Self::read_only())
+impl View for MatchedFiles {
+    const WHAT: &'static str = "the files of a glob";
+
+    fn inner(&self) -> &dyn ObjectStore {
+        self.inner.as_ref()
     }
 
-    async fn put_multipart_opts(
-        &self,
-        _location: &ObjectPath,
-        _opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        Err(Self::read_only())
-    }
-
-    async fn get_opts(
-        &self,
-        location: &ObjectPath,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &ObjectPath,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.inner.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<ObjectPath>>,
-    ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
-        locations.map(|_| Err(Self::read_only())).boxed()
+    fn admit(&self, _location: &ObjectPath) -> object_store::Result<()> {
+        Ok(())
     }
 
     fn list(
@@ -297,15 +257,6 @@ impl ObjectStore for MatchedFiles {
             common_prefixes: common_prefixes.into_iter().collect(),
             objects,
         })
-    }
-
-    async fn copy_opts(
-        &self,
-        _from: &ObjectPath,
-        _to: &ObjectPath,
-        _options: CopyOptions,
-    ) -> object_store::Result<()> {
-        Err(Self::read_only())
     }
 }
 

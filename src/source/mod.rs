@@ -11,6 +11,7 @@ pub mod iceberg;
 mod iceberg_confine;
 pub mod objects;
 pub mod quarantine;
+mod read_only;
 pub mod redact;
 pub mod s3;
 mod slice;
