@@ -580,7 +580,10 @@ async fn register_appended(
         Arc::new(datafusion::datasource::empty::EmptyTable::new(schema))
     } else {
         let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())))
+            .with_listing_options(
+                ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_session_config_options(ctx.state().config()),
+            )
             .with_schema(schema);
         Arc::new(ListingTable::try_new(config).map_err(|e| fail(crate::sql_support::clean(&e)))?)
     };

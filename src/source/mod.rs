@@ -560,7 +560,12 @@ async fn register_listing(
     } else {
         extension
     };
-    let mut options = ListingOptions::new(format.file_format(spec)?).with_file_extension(extension);
+    // The session's target partitions and statistics: without them a
+    // listing reads every file on one partition (one core) and joins build
+    // their hash table on whichever side comes first, however large.
+    let mut options = ListingOptions::new(format.file_format(spec)?)
+        .with_file_extension(extension)
+        .with_session_config_options(state.config());
     let mut malformed_rows = None;
     if format == Format::Csv && spec.options.malformed_rows == Some(MalformedRows::Count) {
         let (copied, count) = csv::count_malformed(ctx, spec, &url, extension).await?;
