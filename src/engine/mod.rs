@@ -1,11 +1,12 @@
 //! Running a [`Plan`]'s queries in DataFusion: one aggregate scan per
-//! dataset, one GROUP BY per (dataset, filter) of frequency requests, one
+//! dataset, one GROUP BY per frequency request (see `frequency`), one
 //! query per join or CustomSql, all concurrently. Scans over datasets are
 //! built from the plan's typed expressions with the DataFrame API; every
 //! SQL text runs read-only.
 
 mod frequency;
 mod identifiers;
+mod key_hash;
 mod parser;
 mod user_sql;
 
@@ -116,9 +117,6 @@ pub fn eval_error(e: &DataFusionError) -> EvalError {
     EvalError::new(kind, clean(e))
 }
 
-/// What frequency requests must share to share a scan: (dataset, filter).
-type FrequencyKey<'a> = (&'a str, Option<&'a SqlExpr>);
-
 /// The aggregates of one scan: (query, call, filter).
 type Aggregates<'a> = [(QueryId, &'a SqlExpr, Option<&'a SqlExpr>)];
 
@@ -158,17 +156,6 @@ pub fn scans(plan: &Plan) -> Vec<Scan> {
                 _ => None,
             }),
     );
-    let frequencies: Vec<(FrequencyKey<'_>, Vec<QueryId>)> = grouped(
-        plan.queries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, q)| match q {
-                Query::Frequency {
-                    dataset, filter, ..
-                } => Some(((dataset.as_str(), filter.as_ref()), i)),
-                _ => None,
-            }),
-    );
     for (dataset, ids) in aggregates {
         for chunk in ids.chunks(MAX_AGGREGATES_PER_SCAN) {
             let texts: Vec<String> = aggregates_of(plan, chunk)
@@ -183,18 +170,24 @@ pub fn scans(plan: &Plan) -> Vec<Scan> {
             });
         }
     }
-    for ((dataset, filter), ids) in frequencies {
-        let sets: Vec<&[String]> = column_sets(plan, &ids);
-        out.push(Scan {
-            kind: ScanKind::Frequency,
-            dataset: dataset.to_string(),
-            sql: frequency::sql(dataset, filter.map(SqlExpr::text), &sets),
-            queries: ids,
-        });
-    }
     for (i, q) in plan.queries.iter().enumerate() {
         let (kind, dataset, sql) = match q {
-            Query::Aggregate { .. } | Query::Frequency { .. } => continue,
+            Query::Aggregate { .. } => continue,
+            Query::Frequency {
+                dataset,
+                filter,
+                columns,
+                hashed,
+            } => (
+                ScanKind::Frequency,
+                dataset.as_str(),
+                frequency::sql(
+                    dataset,
+                    filter.as_ref().map(SqlExpr::text),
+                    columns,
+                    *hashed,
+                ),
+            ),
             Query::Join { sql } => (ScanKind::Join, "*", sql.clone()),
             Query::CustomSql { sql } => (ScanKind::CustomSql, "*", prepare_user_sql(sql)),
             Query::RowMatch { sql } => (ScanKind::RowMatch, PRIMARY, prepare_user_sql(sql)),
@@ -216,15 +209,6 @@ fn aggregates_of<'a>(
     ids.iter()
         .filter_map(|id| match &plan.queries[*id] {
             Query::Aggregate { call, filter, .. } => Some((*id, call, filter.as_ref())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn column_sets<'a>(plan: &'a Plan, ids: &[QueryId]) -> Vec<&'a [String]> {
-    ids.iter()
-        .filter_map(|i| match &plan.queries[*i] {
-            Query::Frequency { columns, .. } => Some(columns.as_slice()),
             _ => None,
         })
         .collect()
@@ -382,53 +366,34 @@ async fn run_aggregate(
     answered
 }
 
-/// Runs merged frequency requests; if the merged query fails, each request
-/// runs alone so one bad column set fails only its own rules.
+/// Runs one frequency request.
 async fn run_frequency(
     ctx: &SessionContext,
     plan: &Plan,
     scan: &Scan,
 ) -> Vec<(QueryId, QueryResult)> {
-    let Some(Query::Frequency {
-        dataset, filter, ..
-    }) = scan.queries.first().map(|id| &plan.queries[*id])
+    let id = scan.queries[0];
+    let Query::Frequency {
+        dataset,
+        filter,
+        columns,
+        hashed,
+    } = &plan.queries[id]
     else {
         return Vec::new();
     };
-    let filter = filter.as_ref().map(SqlExpr::expr);
-    let sets = column_sets(plan, &scan.queries);
-    let together = frequency_values(ctx, dataset, filter, &sets).await;
-    match together {
-        Ok(row) if row.len() == frequency::STATS * sets.len() => scan
-            .queries
-            .iter()
-            .zip(row.chunks(frequency::STATS))
-            .map(|(id, stats)| (*id, Ok(stats.to_vec())))
-            .collect(),
-        Err(e) if sets.len() == 1 || e.kind == EvalErrorKind::ResourcesExhausted => scan
-            .queries
-            .iter()
-            .map(|id| (*id, Err(e.clone())))
-            .collect(),
-        _ => {
-            let mut answered = Vec::new();
-            for (id, set) in scan.queries.iter().zip(sets) {
-                answered.push((*id, frequency_values(ctx, dataset, filter, &[set]).await));
-            }
-            answered
+    let filtered = async {
+        let table = ctx.table(dataset.as_str()).await?;
+        match filter {
+            Some(f) => table.filter(f.expr().clone()),
+            None => Ok(table),
         }
-    }
-}
-
-async fn frequency_values(
-    ctx: &SessionContext,
-    dataset: &str,
-    filter: Option<&Expr>,
-    sets: &[&[String]],
-) -> QueryResult {
-    let table = ctx.table(dataset).await.map_err(|e| eval_error(&e))?;
-    let df = frequency::frame(table, filter, sets).map_err(|e| eval_error(&e))?;
-    first_row(df).await
+    };
+    let stats = match filtered.await {
+        Ok(table) => frequency::stats(table, columns, *hashed).await,
+        Err(e) => Err(e),
+    };
+    vec![(id, stats.map_err(|e| eval_error(&e)))]
 }
 
 /// Plans (and optimizes) a query without running it.

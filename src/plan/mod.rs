@@ -24,7 +24,7 @@ pub mod sql;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::logical_expr::Expr;
 use serde::{Serialize, Serializer};
 
@@ -125,6 +125,9 @@ pub enum Query {
         filter: Option<SqlExpr>,
         /// The columns grouped by.
         columns: Vec<String>,
+        /// Group on a hash of the key (some column is wide, such as text),
+        /// with an exact pass for the hashes of several rows.
+        hashed: bool,
     },
     /// A query across datasets written by the planner (quoted identifiers
     /// only), returning one row of numbers.
@@ -381,6 +384,23 @@ pub struct PlanContext<'a> {
 
 /// The alias of the dataset under evaluation.
 pub const PRIMARY: &str = "primary";
+
+/// Whether a frequency key of this type is grouped by its hash: keys of
+/// variable width (text, binary) are; numbers, dates and booleans are
+/// grouped as they are.
+pub fn is_wide_key(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => true,
+        DataType::Dictionary(_, value) => is_wide_key(value),
+        _ => false,
+    }
+}
 
 /// Collects queries, merging equal ones.
 #[derive(Default)]

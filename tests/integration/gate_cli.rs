@@ -184,8 +184,10 @@ fn workdir() -> (tempfile::TempDir, PathBuf) {
 /// `n` times: 10^n rows of work over the 10-row fixture.
 fn slow_rule(n: usize) -> String {
     let tables: Vec<String> = (0..n).map(|i| format!("primary t{i}")).collect();
+    // SUM(1), not COUNT(*): a cross join's COUNT(*) is answered from the
+    // files' row counts without running anything.
     format!(
-        "Rules = [ CustomSql \"SELECT COUNT(*) FROM {}\" > 0 ]",
+        "Rules = [ CustomSql \"SELECT SUM(1) FROM {}\" > 0 ]",
         tables.join(", ")
     )
 }

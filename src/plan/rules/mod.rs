@@ -238,10 +238,18 @@ impl<'a> Planner<'a> {
         filter: Option<&SqlExpr>,
         stat: FreqStat,
     ) -> Formula {
+        let hashed = self.ctx.schemas.get(dataset).is_some_and(|schema| {
+            columns.iter().any(|c| {
+                schema
+                    .field_with_name(c)
+                    .is_ok_and(|f| super::is_wide_key(f.data_type()))
+            })
+        });
         let id = self.reg.add(Query::Frequency {
             dataset: dataset.to_string(),
             filter: filter.cloned(),
             columns,
+            hashed,
         });
         Formula::Freq(id, stat)
     }
