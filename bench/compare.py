@@ -4,6 +4,10 @@
 relative.
 
     compare.py DQGATE_REPORT.json DUCKDB_RESULTS.json
+    compare.py OTHER_BASELINE.json DUCKDB_RESULTS.json
+
+The second form takes another baseline's JSON in the kit's format (as
+bench/polars_baseline.py writes it) and matches rules by id.
 
 Rules are matched by position (R01..R26 in ruleset order). For each rule the
 dqgate metric compared is the one that carries the same quantity as the
@@ -30,9 +34,31 @@ def close(a, b):
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
+def as_list(metric):
+    return metric if isinstance(metric, list) else [metric]
+
+
+def compare_baselines(other, duck):
+    """Number of rules where two baseline reports disagree, printing each rule."""
+    name = other["tool"]
+    bad = 0
+    for rid in sorted(duck):
+        mine = other["checks"].get(rid, {"pass": None, "metric": None})
+        want, got = as_list(duck[rid]["metric"]), as_list(mine["metric"])
+        ok_metric = len(got) == len(want) and all(close(g, w) for g, w in zip(got, want))
+        status = "ok " if mine["pass"] == duck[rid]["pass"] and ok_metric else "BAD"
+        bad += status == "BAD"
+        print(f"{status} {rid} {name} {mine['pass']} duckdb {duck[rid]['pass']}  {name} {got}  duckdb {want}")
+    return bad
+
+
 def main():
     dq = json.load(open(sys.argv[1]))
     duck = json.load(open(sys.argv[2]))["checks"]
+    if "checks" in dq:
+        bad = compare_baselines(dq, duck)
+        print(f"{len(duck) - bad} of {len(duck)} agree")
+        sys.exit(1 if bad else 0)
     bad = 0
     for i, rule in enumerate(dq["rules"]):
         rid = f"R{i + 1:02d}"

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# dqgate against DuckDB on the same files, alternating, N times each.
-# Reports the median wall time and peak RSS of each, and their ratio.
+# dqgate against DuckDB and Polars on the same files, alternating, N times each.
+# Reports the median wall time and peak RSS of each, dqgate's ratio against
+# each, and whether dqgate's and Polars' metrics agree with DuckDB's on all 26
+# rules (bench/compare.py; the exit status is 1 if either does not).
 #
 #   bench/run.sh DATA_DIR [RUNS]
 #
 # DATA_DIR comes from ../shared/bench/gen_data.py; .bench-venv must hold the
-# packages of ../shared/bench/requirements.txt; dqgate is the release binary
-# (cargo build --release). BENCH_NOW pins "now" for both tools.
+# packages of ../shared/bench/requirements.txt plus polars; dqgate is the
+# release binary (cargo build --release), or DQGATE_BIN. DQGATE_BENCH_KIT is
+# the kit (default ../shared/bench). BENCH_NOW pins "now" for all three tools.
+# DuckDB runs the kit's duckdb_baseline.py, Polars bench/polars_baseline.py
+# (the same 26 metrics as one lazy scan_parquet query).
 set -euo pipefail
 data=$1
 runs=${2:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${DQGATE_BENCH_KIT:-$root/../shared/bench}
+export DQGATE_BENCH_KIT=${DQGATE_BENCH_KIT:-$root/../shared/bench}
+shared=$DQGATE_BENCH_KIT
 py=$root/.bench-venv/bin/python
 bin=${DQGATE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/dqgate}
 export BENCH_NOW=${BENCH_NOW:-2026-11-26T12:00:00}
@@ -26,6 +32,7 @@ measure() { # name, command...
 
 for i in $(seq "$runs"); do
     measure duckdb "$py" "$shared/duckdb_baseline.py" "$data" --json "$tmp/duck.json"
+    measure polars "$py" "$root/bench/polars_baseline.py" "$data" --json "$tmp/polars.json"
     measure dqgate "$bin" check --ruleset "$shared/sessions.dqdl" --data "$data/sessions" \
         --data "users=$data/users.parquet" --data "songs=$data/songs.parquet" \
         --now "${BENCH_NOW}Z" --format json
@@ -33,11 +40,20 @@ for i in $(seq "$runs"); do
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-dw=$(cut -d' ' -f1 < "$tmp/duckdb.times" | median); dm=$(cut -d' ' -f2 < "$tmp/duckdb.times" | median)
-qw=$(cut -d' ' -f1 < "$tmp/dqgate.times" | median); qm=$(cut -d' ' -f2 < "$tmp/dqgate.times" | median)
+wall() { cut -d' ' -f1 < "$tmp/$1.times" | median; }
+rss() { cut -d' ' -f2 < "$tmp/$1.times" | median; }
 echo "runs: $runs each, alternating; data: $data"
 printf "%-8s %10s %14s\n" tool "wall s" "peak RSS MiB"
-printf "%-8s %10s %14.0f\n" duckdb "$dw" "$(echo "$dm / 1024" | bc -l)"
-printf "%-8s %10s %14.0f\n" dqgate "$qw" "$(echo "$qm / 1024" | bc -l)"
-printf "ratio dqgate/duckdb: wall %.2f, RSS %.2f\n" "$(echo "$qw / $dw" | bc -l)" "$(echo "$qm / $dm" | bc -l)"
-"$py" "$root/bench/compare.py" "$tmp/dq.json" "$tmp/duck.json" | tail -1
+for t in duckdb polars dqgate; do
+    printf "%-8s %10s %14.0f\n" "$t" "$(wall $t)" "$(echo "$(rss $t) / 1024" | bc -l)"
+done
+for t in duckdb polars; do
+    printf "ratio dqgate/%s: wall %.2f, RSS %.2f\n" "$t" \
+        "$(echo "$(wall dqgate) / $(wall $t)" | bc -l)" "$(echo "$(rss dqgate) / $(rss $t)" | bc -l)"
+done
+status=0
+for pair in dqgate:dq polars:polars; do
+    agree=$("$py" "$root/bench/compare.py" "$tmp/${pair#*:}.json" "$tmp/duck.json" 2>&1 | tail -1) || status=1
+    echo "${pair%:*} vs duckdb: $agree"
+done
+exit $status
