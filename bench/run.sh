@@ -11,7 +11,8 @@
 # release binary (cargo build --release), or DQGATE_BIN. DQGATE_BENCH_KIT is
 # the kit (default ../shared/bench). BENCH_NOW pins "now" for all three tools.
 # DuckDB runs the kit's duckdb_baseline.py, Polars bench/polars_baseline.py
-# (the same 26 metrics as one lazy scan_parquet query).
+# (the same 26 metrics as one lazy scan_parquet query). BENCH_POLARS=0 leaves
+# Polars out (at 100M rows it needs more memory than the reference machine has).
 set -euo pipefail
 data=$1
 runs=${2:-5}
@@ -32,7 +33,9 @@ measure() { # name, command...
 
 for i in $(seq "$runs"); do
     measure duckdb "$py" "$shared/duckdb_baseline.py" "$data" --json "$tmp/duck.json"
-    measure polars "$py" "$root/bench/polars_baseline.py" "$data" --json "$tmp/polars.json"
+    if [ "${BENCH_POLARS:-1}" != 0 ]; then
+        measure polars "$py" "$root/bench/polars_baseline.py" "$data" --json "$tmp/polars.json"
+    fi
     measure dqgate "$bin" check --ruleset "$shared/sessions.dqdl" --data "$data/sessions" \
         --data "users=$data/users.parquet" --data "songs=$data/songs.parquet" \
         --now "${BENCH_NOW}Z" --format json
@@ -44,15 +47,17 @@ wall() { cut -d' ' -f1 < "$tmp/$1.times" | median; }
 rss() { cut -d' ' -f2 < "$tmp/$1.times" | median; }
 echo "runs: $runs each, alternating; data: $data"
 printf "%-8s %10s %14s\n" tool "wall s" "peak RSS MiB"
-for t in duckdb polars dqgate; do
+tools=(duckdb polars dqgate); others=(duckdb polars); pairs=(dqgate:dq polars:polars)
+if [ "${BENCH_POLARS:-1}" = 0 ]; then tools=(duckdb dqgate); others=(duckdb); pairs=(dqgate:dq); fi
+for t in "${tools[@]}"; do
     printf "%-8s %10s %14.0f\n" "$t" "$(wall $t)" "$(echo "$(rss $t) / 1024" | bc -l)"
 done
-for t in duckdb polars; do
+for t in "${others[@]}"; do
     printf "ratio dqgate/%s: wall %.2f, RSS %.2f\n" "$t" \
         "$(echo "$(wall dqgate) / $(wall $t)" | bc -l)" "$(echo "$(rss dqgate) / $(rss $t)" | bc -l)"
 done
 status=0
-for pair in dqgate:dq polars:polars; do
+for pair in "${pairs[@]}"; do
     agree=$("$py" "$root/bench/compare.py" "$tmp/${pair#*:}.json" "$tmp/duck.json" 2>&1 | tail -1) || status=1
     echo "${pair%:*} vs duckdb: $agree"
 done
