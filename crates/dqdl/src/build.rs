@@ -1,8 +1,8 @@
 //! Turns pest pairs into the typed AST, classifying string literals (DATE and
 //! TIME tokens), checking number forms and attaching comments.
 
-use pest::iterators::Pair;
 use pest::Token;
+use pest::iterators::Pair;
 
 use super::ast::*;
 use super::error::{Diagnostic, LineIndex};
