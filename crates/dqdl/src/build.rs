@@ -1,6 +1,7 @@
 //! Turns pest pairs into the typed AST, classifying string literals (DATE and
 //! TIME tokens), checking number forms and attaching comments.
 
+use pest::Token;
 use pest::iterators::Pair;
 
 use super::ast::*;
@@ -29,11 +30,19 @@ fn trimmed_span_of(pair: &Pair<'_, Rule>) -> Span {
     Span::new(pair.as_span().start(), content_end(pair))
 }
 
+/// The end of the pair's innermost last descendant. Read backwards from the
+/// pair's end token: the end tokens of its last child, that child's last
+/// child and so on come first, up to the start token of the innermost one
+/// (one pass over those tokens, not a walk over every level's children).
 fn content_end(pair: &Pair<'_, Rule>) -> usize {
-    match pair.clone().into_inner().last() {
-        Some(last) => content_end(&last).max(pair.as_span().start()),
-        None => pair.as_span().end(),
+    let mut end = pair.as_span().end();
+    for token in pair.clone().tokens().rev() {
+        match token {
+            Token::End { pos, .. } => end = pos.pos(),
+            Token::Start { .. } => break,
+        }
     }
+    end
 }
 
 /// What a quoted string lexes as (SPEC §2.3).
@@ -307,6 +316,9 @@ impl<'s> Builder<'s> {
             Rule::rule_expr => LogicalOp::Or,
             _ => LogicalOp::And,
         };
+        // Most expressions have one operand (a rule under its `rule_expr` and
+        // `rule_conj` levels): it is passed up as it is, never through a Vec.
+        let mut first = None;
         let mut operands = Vec::new();
         let mut ok = true;
         for p in pair.into_inner() {
@@ -317,15 +329,19 @@ impl<'s> Builder<'s> {
                 _ => continue,
             };
             match built {
-                Some(e) => operands.push(e),
+                Some(e) if first.is_none() && operands.is_empty() => first = Some(e),
+                Some(e) => {
+                    operands.extend(first.take());
+                    operands.push(e);
+                }
                 None => ok = false,
             }
         }
         if !ok {
             return None;
         }
-        if operands.len() == 1 {
-            return operands.pop();
+        if first.is_some() {
+            return first;
         }
         Some(RuleExpr::Composite(Composite {
             op,
