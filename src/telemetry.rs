@@ -1,8 +1,12 @@
 //! Logs and traces: `tracing` to stderr as pretty text or JSON lines, and
-//! spans exported over OTLP (gRPC) when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! spans exported over OTLP (gRPC) when `OTEL_EXPORTER_OTLP_ENDPOINT` is set
+//! (the `otlp` feature; without it the variable is reported and ignored).
 
+#[cfg(feature = "otlp")]
 use opentelemetry::trace::TracerProvider as _;
+#[cfg(feature = "otlp")]
 use opentelemetry_sdk::Resource;
+#[cfg(feature = "otlp")]
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -22,6 +26,7 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
     /// The OTLP exporter could not be built.
+    #[cfg(feature = "otlp")]
     #[error("cannot build the OTLP exporter: {0}")]
     Exporter(String),
     /// A global subscriber was already set.
@@ -31,9 +36,11 @@ pub enum TelemetryError {
 
 /// Flushes and stops the span exporter when dropped.
 pub struct TelemetryGuard {
+    #[cfg(feature = "otlp")]
     provider: Option<SdkTracerProvider>,
 }
 
+#[cfg(feature = "otlp")]
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Some(p) = self.provider.take()
@@ -62,28 +69,42 @@ pub fn init(format: LogFormat) -> Result<TelemetryGuard, TelemetryError> {
     };
     let endpoint_set =
         std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some_and(|v| !v.is_empty());
-    let provider = if endpoint_set {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-        Some(
-            SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
-                .with_resource(Resource::builder().with_service_name("dqgate").build())
-                .build(),
-        )
-    } else {
-        None
-    };
-    let otel = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("dqgate")));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(otel)
-        .try_init()
-        .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
-    Ok(TelemetryGuard { provider })
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+    #[cfg(feature = "otlp")]
+    {
+        let provider = if endpoint_set {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(Resource::builder().with_service_name("dqgate").build())
+                    .build(),
+            )
+        } else {
+            None
+        };
+        let otel = provider
+            .as_ref()
+            .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("dqgate")));
+        registry
+            .with(otel)
+            .try_init()
+            .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
+        Ok(TelemetryGuard { provider })
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        registry
+            .try_init()
+            .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
+        if endpoint_set {
+            tracing::warn!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT is set but this dqgate was built without the `otlp` feature; no spans are exported"
+            );
+        }
+        Ok(TelemetryGuard {})
+    }
 }

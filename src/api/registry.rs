@@ -405,8 +405,13 @@ pub async fn put_dataset(
         ))
     })?;
     if format == Format::Iceberg {
-        crate::source::iceberg::Reference::parse(&body.location)
+        let reference = crate::source::iceberg::Reference::parse(&body.location)
             .map_err(|e| Problem::bad_request(redact::secrets(&format!("location: {e}"))))?;
+        if let Some(feature) = reference.missing_feature() {
+            return Err(Problem::bad_request(format!(
+                "this dqgate was built without the `{feature}` feature, so it cannot read this Iceberg table"
+            )));
+        }
     }
     // Checked before anything is stored, opened or connected to.
     let spec = DatasetSpec {

@@ -179,10 +179,14 @@ async fn run_server(config: ServeConfig) -> Result<(), String> {
     tracing::info!(%address, database = ?store.backend(), "dqgate serving");
     eprintln!("dqgate listening on http://{address}");
     match first_admin {
-        Some((name, token)) => eprintln!(
+        Some((name, token)) if console::BUILT => eprintln!(
             "\n    Console: http://{address}/\n    Sign in with the admin token `{name}` (shown only now; only its hash is stored):\n\n        {token}\n"
         ),
-        None => eprintln!("console: http://{address}/"),
+        Some((name, token)) => eprintln!(
+            "\n    Admin token `{name}` (shown only now; only its hash is stored):\n\n        {token}\n\n    (built without the `console` feature: no console pages)\n"
+        ),
+        None if console::BUILT => eprintln!("console: http://{address}/"),
+        None => eprintln!("console: not built in (the `console` feature)"),
     }
     let pruning = config.retention_days.map(|days| {
         tracing::info!(

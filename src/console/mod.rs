@@ -7,27 +7,46 @@
 //! `ui/` (committed, embedded by `assets.rs`) enhance them: the editor
 //! turns the `data-editor` text area into CodeMirror, the charts draw the
 //! `data-chart` tables with uPlot, and htmx updates parts of pages.
+//!
+//! Built without the `console` feature, [`app`] is the API alone and `/`
+//! answers 404 with a line saying the console is not built in.
 
+#[cfg(feature = "console")]
 mod assets;
+#[cfg(feature = "console")]
 mod diff;
+#[cfg(feature = "console")]
 mod editor;
+#[cfg(feature = "console")]
 mod error;
+#[cfg(feature = "console")]
 mod pages;
+#[cfg(feature = "console")]
 mod rulesets;
+#[cfg(feature = "console")]
 mod session;
+#[cfg(feature = "console")]
 mod tokens;
+#[cfg(feature = "console")]
 mod view;
 
+#[cfg(feature = "console")]
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+#[cfg(feature = "console")]
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
+#[cfg(feature = "console")]
+use axum::routing::post;
 
 use crate::api::{self, AppState};
+
+/// Whether this dqgate serves the console (the `console` feature).
+pub const BUILT: bool = cfg!(feature = "console");
 
 /// Console settings.
 #[derive(Debug, Clone)]
@@ -44,6 +63,7 @@ impl Default for ConsoleSettings {
     }
 }
 
+#[cfg(feature = "console")]
 /// What console handlers share: the API's state and the console settings.
 #[derive(Clone)]
 struct ConsoleState {
@@ -54,10 +74,12 @@ struct ConsoleState {
 /// The console's policy: same origin only, never framed, never cached; no
 /// inline scripts or styles. `data:` images are allowed for the editor's
 /// error underlines and gutter markers (images cannot run script).
+#[cfg(feature = "console")]
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// The API router (unchanged under `/v1`) with the console under `/`.
+#[cfg(feature = "console")]
 pub fn app(state: AppState, settings: ConsoleSettings) -> Router {
     let body_limit = state.limits.max_body_bytes;
     let console = Router::new()
@@ -91,7 +113,30 @@ pub fn app(state: AppState, settings: ConsoleSettings) -> Router {
     api::router(state).merge(console)
 }
 
+/// The API router alone: this dqgate was built without the console, and
+/// `/` says so.
+#[cfg(not(feature = "console"))]
+pub fn app(state: AppState, settings: ConsoleSettings) -> Router {
+    let _ = settings;
+    api::router(state).route("/", get(not_built))
+}
+
+/// `/` without the console: 404 and what to use instead.
+#[cfg(not(feature = "console"))]
+async fn not_built() -> Response {
+    let mut response = Response::new(axum::body::Body::from(
+        "This dqgate was built without the `console` feature; the JSON API is under /v1 (its description: /v1/openapi.json).\n",
+    ));
+    *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
 /// Adds the security headers to every console answer.
+#[cfg(feature = "console")]
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [

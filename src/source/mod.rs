@@ -8,6 +8,7 @@ mod csv;
 pub mod files;
 mod globs;
 pub mod iceberg;
+#[cfg(feature = "iceberg")]
 mod iceberg_confine;
 pub mod objects;
 pub mod quarantine;
@@ -320,6 +321,17 @@ pub enum SourceError {
         location: String,
         /// Why.
         message: String,
+    },
+    /// Reading the dataset needs a cargo feature this dqgate was built
+    /// without.
+    #[error(
+        "dataset `{alias}`: this dqgate was built without the `{feature}` feature; rebuild with `--features {feature}` (it is on by default)"
+    )]
+    NotBuilt {
+        /// The dataset alias.
+        alias: String,
+        /// The cargo feature.
+        feature: &'static str,
     },
 }
 

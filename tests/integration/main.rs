@@ -7,12 +7,14 @@ mod bounded;
 mod cli_check;
 mod cli_dqdl;
 mod confine;
+#[cfg(feature = "console")]
 mod console;
 mod csv_malformed;
 mod demo;
 mod dqdl_golden;
 mod dqdl_props;
 mod failed_row_samples;
+mod features;
 mod file_rules;
 mod first_hour;
 mod first_hour_cli;
@@ -23,6 +25,7 @@ mod globs;
 mod glue_docs;
 mod glue_fidelity;
 mod history;
+#[cfg(feature = "iceberg")]
 mod iceberg;
 mod openapi;
 mod prometheus;

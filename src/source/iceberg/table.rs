@@ -1,16 +1,6 @@
-//! Apache Iceberg tables through iceberg-rust and iceberg-datafusion.
-//!
-//! References (the `--data` value, or a registered dataset's location):
-//! - `iceberg:sqlite:PATH?name=CATALOG[&warehouse=URL]#NAMESPACE.TABLE`, or
-//!   `iceberg:postgres://...?...#NAMESPACE.TABLE`: a SQL catalog (the schema
-//!   pyiceberg's SqlCatalog writes; `name` is its catalog name, default
-//!   `default`).
-//! - `iceberg:http(s)://HOST/PATH[?warehouse=W]#NAMESPACE.TABLE`: a REST
-//!   catalog.
-//! - `iceberg:glue[:ENDPOINT][?catalog_id=ID&warehouse=W]#DATABASE.TABLE`: the
-//!   AWS Glue Data Catalog (an endpoint for Glue-compatible services).
-//! - `iceberg:PATH/metadata/NNNNN-ID.metadata.json` (local or `s3://`), or
-//!   `iceberg:TABLE_FOLDER` for its newest metadata file.
+//! Loading and registering Iceberg tables (the `iceberg` feature): SQL,
+//! REST and (the `glue` feature) Glue catalogs, metadata files, snapshots
+//! and appended slices, through iceberg-rust and iceberg-datafusion.
 //!
 //! The snapshot read is the current one, `snapshot_id`, or the one current
 //! at `as_of`; snapshot history comes from the table metadata (the
@@ -30,129 +20,15 @@ use iceberg::io::FileIOBuilder;
 use iceberg::spec::{DataContentType, ManifestStatus, Operation, SnapshotRef};
 use iceberg::table::{StaticTable, Table};
 use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableIdent};
+#[cfg(feature = "glue")]
 use iceberg_catalog_glue::GlueCatalogBuilder;
 use iceberg_catalog_rest::RestCatalogBuilder;
 use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
 use iceberg_datafusion::IcebergStaticTableProvider;
 use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
 
-use super::{DatasetSpec, Format, Registered, SourceError, objects, s3};
-
-/// Where an Iceberg table is found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reference {
-    /// A SQL catalog (SQLite or PostgreSQL database URL).
-    Sql {
-        /// Database URL.
-        uri: String,
-        /// Catalog name as written by the catalog's users.
-        name: String,
-        /// Warehouse location, if given.
-        warehouse: Option<String>,
-        /// Namespace and table.
-        table: Vec<String>,
-    },
-    /// A REST catalog.
-    Rest {
-        /// Base URL.
-        uri: String,
-        /// Warehouse, if given.
-        warehouse: Option<String>,
-        /// Namespace and table.
-        table: Vec<String>,
-    },
-    /// The AWS Glue Data Catalog.
-    Glue {
-        /// A custom endpoint, if any.
-        endpoint: Option<String>,
-        /// The catalog (account) id, if not the caller's.
-        catalog_id: Option<String>,
-        /// Warehouse, if given.
-        warehouse: Option<String>,
-        /// Database and table.
-        table: Vec<String>,
-    },
-    /// A metadata file, or a table folder holding `metadata/`.
-    Metadata(String),
-}
-
-impl Reference {
-    /// Parses a reference, with or without the `iceberg:` prefix.
-    pub fn parse(text: &str) -> Result<Reference, String> {
-        let text = text.strip_prefix("iceberg:").unwrap_or(text);
-        let Some((catalog, table)) = text.rsplit_once('#') else {
-            if text.is_empty() {
-                return Err("empty Iceberg reference".to_string());
-            }
-            return Ok(Reference::Metadata(text.to_string()));
-        };
-        let table: Vec<String> = table.split('.').map(str::to_string).collect();
-        if table.len() < 2 || table.iter().any(String::is_empty) {
-            return Err(format!("`#{}` must name NAMESPACE.TABLE", table.join(".")));
-        }
-        let (uri, query) = catalog.split_once('?').unwrap_or((catalog, ""));
-        let mut params: HashMap<String, String> = HashMap::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            params.insert(k.to_string(), v.to_string());
-        }
-        for key in params.keys() {
-            if !matches!(key.as_str(), "name" | "warehouse" | "catalog_id") {
-                return Err(format!(
-                    "unknown catalog parameter `{key}`; use name=, warehouse= or (Glue) catalog_id="
-                ));
-            }
-        }
-        let warehouse = params.get("warehouse").cloned();
-        if uri == "glue" || uri.starts_with("glue:") {
-            let endpoint = uri
-                .strip_prefix("glue:")
-                .map(str::to_string)
-                .filter(|e| !e.is_empty());
-            return Ok(Reference::Glue {
-                endpoint,
-                catalog_id: params.get("catalog_id").cloned(),
-                warehouse,
-                table,
-            });
-        }
-        if uri.starts_with("sqlite:")
-            || uri.starts_with("postgres://")
-            || uri.starts_with("postgresql://")
-        {
-            Ok(Reference::Sql {
-                uri: uri.to_string(),
-                name: params
-                    .get("name")
-                    .cloned()
-                    .unwrap_or_else(|| "default".to_string()),
-                warehouse,
-                table,
-            })
-        } else if uri.starts_with("http://") || uri.starts_with("https://") {
-            Ok(Reference::Rest {
-                uri: uri.to_string(),
-                warehouse,
-                table,
-            })
-        } else {
-            Err(format!(
-                "unknown catalog `{uri}`: use sqlite:PATH, postgres://..., http(s)://... for REST, or glue"
-            ))
-        }
-    }
-
-    fn mentions_s3(&self) -> bool {
-        match self {
-            // Glue tables live in S3.
-            Reference::Glue { .. } => true,
-            Reference::Sql { warehouse, .. } | Reference::Rest { warehouse, .. } => {
-                warehouse.as_deref().is_some_and(|w| w.starts_with("s3"))
-            }
-            Reference::Metadata(path) => path.starts_with("s3"),
-        }
-    }
-}
+use super::Reference;
+use crate::source::{DatasetSpec, Format, Registered, SourceError, objects, s3};
 
 /// Storage properties for Iceberg's FileIO: S3 endpoint, region and
 /// credentials from the same chain as every other S3 read.
@@ -205,7 +81,7 @@ pub async fn load_table(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Tabl
         Arc::new(OpenDalResolvingStorageFactory::new());
     // On the server every file Iceberg opens is checked first.
     let factory: Arc<dyn iceberg::io::StorageFactory> = match &spec.confinement {
-        Some(confinement) => Arc::new(super::iceberg_confine::ConfinedStorageFactory::new(
+        Some(confinement) => Arc::new(crate::source::iceberg_confine::ConfinedStorageFactory::new(
             opendal,
             confinement.clone(),
         )),
@@ -267,6 +143,12 @@ pub async fn load_table(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Tabl
                 .await
                 .map_err(|e| fail(format!("cannot load table {}: {e}", table.join("."))))
         }
+        #[cfg(not(feature = "glue"))]
+        Reference::Glue { .. } => Err(SourceError::NotBuilt {
+            alias: spec.alias.clone(),
+            feature: "glue",
+        }),
+        #[cfg(feature = "glue")]
         Reference::Glue {
             endpoint,
             catalog_id,
@@ -590,53 +472,4 @@ async fn register_appended(
     ctx.register_table(spec.alias.as_str(), table_provider)
         .map_err(|e| fail(crate::sql_support::clean(&e)))?;
     Ok(words)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_references() {
-        assert_eq!(
-            Reference::parse(
-                "iceberg:sqlite:/tmp/c.db?name=dq&warehouse=file:///tmp/w#default.events"
-            ),
-            Ok(Reference::Sql {
-                uri: "sqlite:/tmp/c.db".into(),
-                name: "dq".into(),
-                warehouse: Some("file:///tmp/w".into()),
-                table: vec!["default".into(), "events".into()],
-            })
-        );
-        assert!(matches!(
-            Reference::parse("iceberg:https://cat.example/api#ns.t"),
-            Ok(Reference::Rest { .. })
-        ));
-        assert_eq!(
-            Reference::parse("iceberg:glue?catalog_id=123#db.t"),
-            Ok(Reference::Glue {
-                endpoint: None,
-                catalog_id: Some("123".into()),
-                warehouse: None,
-                table: vec!["db".into(), "t".into()],
-            })
-        );
-        assert!(matches!(
-            Reference::parse("iceberg:glue:http://127.0.0.1:5000#db.t"),
-            Ok(Reference::Glue {
-                endpoint: Some(_),
-                ..
-            })
-        ));
-        assert_eq!(
-            Reference::parse("iceberg:s3://b/t/metadata/00001-x.metadata.json"),
-            Ok(Reference::Metadata(
-                "s3://b/t/metadata/00001-x.metadata.json".into()
-            ))
-        );
-        assert!(Reference::parse("iceberg:sqlite:/c.db#events").is_err());
-        assert!(Reference::parse("iceberg:ftp://x#a.b").is_err());
-        assert!(Reference::parse("iceberg:sqlite:/c.db?user=x#a.b").is_err());
-    }
 }
