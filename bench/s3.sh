@@ -44,7 +44,7 @@ measure() { # name, command...
     /usr/bin/time -f "%e %M" -o "$tmp/t" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" || true
     cat "$tmp/t" >> "$tmp/$name.times"
     # The S3 requests this run made, by kind (GET with a range, whole GET, HEAD, LIST).
-    grep '^request ' "$tmp/server.log" | tail -n +"$((before + 1))" | awk '
+    { grep '^request ' "$tmp/server.log" || true; } | tail -n +"$((before + 1))" | awk '
         $3 ~ /list-type=/ {l++; next} $2 == "HEAD" {h++; next}
         $2 == "GET" && $4 != "-" {r++; next} $2 == "GET" {g++}
         END {printf "%d %d %d %d\n", r, g, h, l}' >> "$tmp/$name.requests"
