@@ -43,8 +43,11 @@ for i in $(seq "$runs"); do
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-wall() { cut -d' ' -f1 < "$tmp/$1.times" | median; }
-rss() { cut -d' ' -f2 < "$tmp/$1.times" | median; }
+# /usr/bin/time writes "Command exited with non-zero status 1" before the
+# figures when rules fail (dqgate exits 1 then): only figure lines count.
+figures() { grep -v '^Command' "$tmp/$1.times"; }
+wall() { figures "$1" | cut -d' ' -f1 | median; }
+rss() { figures "$1" | cut -d' ' -f2 | median; }
 echo "runs: $runs each, alternating; data: $data"
 printf "%-8s %10s %14s\n" tool "wall s" "peak RSS MiB"
 tools=(duckdb polars dqgate); others=(duckdb polars); pairs=(dqgate:dq polars:polars)
