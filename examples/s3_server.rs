@@ -28,8 +28,8 @@ use s3s::dto::{
     ContentLength, CreateBucketInput, CreateBucketOutput, DeleteObjectInput, DeleteObjectOutput,
     ETag, GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput,
     HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListObjectsInput, ListObjectsOutput,
-    ListObjectsV2Input, ListObjectsV2Output, PutObjectInput, PutObjectOutput, Range,
-    StreamingBlob, Timestamp,
+    ListObjectsV2Input, ListObjectsV2Output, PutObjectInput, PutObjectOutput, Range, StreamingBlob,
+    Timestamp,
 };
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -53,9 +53,7 @@ impl Files {
     /// `ROOT/bucket/key`, refusing keys that climb out of the bucket.
     fn path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
         let key = Path::new(key);
-        if key
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
+        if key.components().any(|c| !matches!(c, Component::Normal(_)))
             || bucket.contains(['/', '\\'])
             || bucket.starts_with('.')
         {
@@ -71,9 +69,7 @@ impl Files {
         if !meta.is_file() {
             return Err(s3_error!(NoSuchKey));
         }
-        let modified = meta
-            .modified()
-            .map_err(|e| s3_error!(e, InternalError))?;
+        let modified = meta.modified().map_err(|e| s3_error!(e, InternalError))?;
         let nanos = modified
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
