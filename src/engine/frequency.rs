@@ -9,7 +9,7 @@
 //! the counts. When nearly every value is unique (the usual uniqueness
 //! check), that second pass touches a handful of rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, UInt64Array};
@@ -19,7 +19,7 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{Expr, ident, lit};
 use futures::StreamExt;
 
-use super::key_hash::KeyHash;
+use super::key_hash::{Hashes, KeyHash};
 use crate::sql_support::ident as quote;
 
 // Names of intermediate columns, unlike any dataset's column names.
@@ -102,7 +102,7 @@ async fn by_hash(table: DataFrame, keys: Vec<Expr>, mask: u64) -> Result<Vec<Opt
         return Ok(tally.values());
     }
     // Pass 2: the real keys behind the candidate hashes.
-    let within = Arc::new(candidates.keys().copied().collect::<HashSet<u64>>());
+    let within = Arc::new(candidates.keys().copied().collect::<Hashes>());
     let exact = table
         .filter(KeyHash::membership(within, mask).call(keys.clone()))?
         .aggregate(keys.clone(), vec![count(lit(1)).alias(F)])?

@@ -30,12 +30,16 @@ fn seeds() -> ahash::RandomState {
     )
 }
 
+/// A set of key hashes, probed once per row by [`KeyHash::membership`]:
+/// the values are hashes already, so a fast hasher (not SipHash) will do.
+pub type Hashes = HashSet<u64, ahash::RandomState>;
+
 /// `key_hash(c1, …)` → UInt64 (NULL when every column is NULL), or, with a
 /// set, `key_hash_in(c1, …)` → whether the key's hash is in the set.
 #[derive(Debug)]
 pub struct KeyHash {
     signature: Signature,
-    within: Option<Arc<HashSet<u64>>>,
+    within: Option<Arc<Hashes>>,
     /// Bits of the hash kept: all of them, except in tests that force
     /// collisions.
     mask: u64,
@@ -53,7 +57,7 @@ impl KeyHash {
 
     /// A predicate: the key is not all NULL and its hash (masked as by
     /// [`KeyHash::udf`]) is in `hashes`.
-    pub fn membership(hashes: Arc<HashSet<u64>>, mask: u64) -> ScalarUDF {
+    pub fn membership(hashes: Arc<Hashes>, mask: u64) -> ScalarUDF {
         ScalarUDF::new_from_impl(KeyHash {
             signature: Signature::variadic_any(Volatility::Immutable),
             within: Some(hashes),
@@ -197,7 +201,7 @@ mod tests {
             .downcast_ref::<UInt64Array>()
             .unwrap()
             .value(0);
-        let within = KeyHash::membership(Arc::new(HashSet::from([x])), u64::MAX);
+        let within = KeyHash::membership(Arc::new(Hashes::from_iter([x])), u64::MAX);
         let out = call(&within, vec![a]);
         let hit = out.as_any().downcast_ref::<BooleanArray>().unwrap();
         assert_eq!(
