@@ -77,6 +77,7 @@ pub fn plan_text(ctx: &SessionContext, schemas: &HashMap<String, SchemaRef>, sou
             },
             parser: &parser,
             composite_mode: Default::default(),
+            hash_wide_keys: true,
         },
     )
 }

@@ -60,6 +60,9 @@ pub struct FileConfig {
     pub eval_memory_limit: Option<usize>,
     /// Most rules in a ruleset.
     pub max_rules_per_ruleset: Option<usize>,
+    /// Where evaluations run: `local` or `df://HOST:PORT` (a Ballista
+    /// scheduler).
+    pub engine: Option<String>,
     /// Longest wait for a request head, in seconds.
     pub header_timeout_secs: Option<u64>,
     /// Longest quiet spell of a keep-alive connection, in seconds.
@@ -166,6 +169,8 @@ pub struct Overrides {
     pub eval_memory_limit: Option<usize>,
     /// `--max-rules-per-ruleset`.
     pub max_rules_per_ruleset: Option<usize>,
+    /// `--engine` / `DQGATE_ENGINE`.
+    pub engine: Option<crate::engine::Engine>,
     /// `--header-timeout-secs`.
     pub header_timeout_secs: Option<u64>,
     /// `--idle-timeout-secs`.
@@ -235,6 +240,15 @@ impl ServeConfig {
                 .max_rules_per_ruleset
                 .or(file.max_rules_per_ruleset)
                 .unwrap_or(defaults.max_rules_per_ruleset),
+            engine: match (o.engine, file.engine) {
+                (Some(engine), _) => engine,
+                (None, Some(text)) => text
+                    .parse()
+                    .map_err(|e: crate::engine::EngineParseError| {
+                        ConfigError::Invalid(format!("engine: {e}"))
+                    })?,
+                (None, None) => defaults.engine,
+            },
         };
         let http_defaults = HttpLimits::default();
         let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {

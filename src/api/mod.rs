@@ -52,6 +52,8 @@ pub struct Limits {
     /// Most rules in a ruleset (see [`crate::check::rule_count`]); more is
     /// a 422 at save, validate and gate time.
     pub max_rules_per_ruleset: usize,
+    /// Where evaluations run (this process, or a Ballista cluster).
+    pub engine: crate::engine::Engine,
 }
 
 impl Default for Limits {
@@ -64,6 +66,7 @@ impl Default for Limits {
             eval_timeout: Duration::from_secs(3600),
             eval_memory_limit: Some(DEFAULT_EVAL_MEMORY_LIMIT),
             max_rules_per_ruleset: 2000,
+            engine: crate::engine::Engine::Local,
         }
     }
 }
@@ -111,6 +114,7 @@ fn run_limits(limits: &Limits, confinement: &Arc<Confinement>) -> RunLimits {
         memory_limit: limits.eval_memory_limit,
         confinement: confinement.clone(),
         max_rules: limits.max_rules_per_ruleset,
+        engine: limits.engine.clone(),
     }
 }
 

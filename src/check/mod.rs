@@ -37,6 +37,8 @@ pub struct CheckRequest {
     /// Most memory the evaluation may hold, in bytes (sorts and group-bys
     /// spill to disk first); unlimited if `None`.
     pub memory_limit: Option<usize>,
+    /// Where the scans run (this process by default).
+    pub engine: engine::Engine,
 }
 
 /// Why a check could not run at all.
@@ -81,9 +83,13 @@ pub struct Prepared {
     started: Instant,
 }
 
-/// A DataFusion session for evaluations (see [`engine::session`]).
-pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, CheckError> {
-    engine::session(memory_limit).map_err(|e| CheckError::Engine(engine::clean(&e)))
+/// A DataFusion session for evaluations on `engine` (see
+/// [`engine::session_on`]).
+pub fn session(
+    memory_limit: Option<usize>,
+    engine: &engine::Engine,
+) -> Result<SessionContext, CheckError> {
+    engine::session_on(memory_limit, engine).map_err(|e| CheckError::Engine(engine::clean(&e)))
 }
 
 /// Parses, registers and plans; fails only when nothing can be evaluated.
@@ -94,7 +100,7 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
     if !request.datasets.iter().any(|d| d.alias == PRIMARY) {
         return Err(CheckError::NoPrimary);
     }
-    let ctx = session(request.memory_limit)?;
+    let ctx = session(request.memory_limit, &request.engine)?;
     let mut schemas = HashMap::new();
     let mut unavailable = HashMap::new();
     let mut sources = BTreeMap::new();
@@ -150,6 +156,7 @@ pub async fn prepare(request: CheckRequest) -> Result<Prepared, CheckError> {
                 .and_then(|d| d.options.composite_mode)
                 .or_else(|| ruleset.composite_mode())
                 .unwrap_or_default(),
+            hash_wide_keys: !request.engine.is_distributed(),
         },
     );
     Ok(Prepared {

@@ -56,6 +56,11 @@ pub struct CheckArgs {
     /// group-bys spill to disk before failing. Unlimited by default.
     #[arg(long, env = "DQGATE_MEMORY_LIMIT", value_parser = parse_bytes)]
     pub memory_limit: Option<usize>,
+    /// Where the scans run: `local` (this process) or df://HOST[:PORT], an
+    /// Apache DataFusion Ballista scheduler whose executors can read the
+    /// datasets (needs the `distributed` build feature).
+    #[arg(long, env = "DQGATE_ENGINE", default_value = "local")]
+    pub engine: dqgate::engine::Engine,
     /// A results store (sqlite://PATH or postgres://...): dynamic rules and
     /// DetectAnomalies read the dataset's history from it, and the run is
     /// recorded there as history for later runs.
@@ -172,6 +177,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         datasets: specs,
         now: args.now,
         memory_limit: args.memory_limit,
+        engine: args.engine.clone(),
     };
     let runtime = match super::runtime() {
         Ok(r) => r,

@@ -180,6 +180,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
             datasets,
             now: Some(clock),
             memory_limit: None,
+            engine: Default::default(),
         };
         match runtime.block_on(check::run(request)) {
             Ok(report) => reports.push(report),

@@ -177,6 +177,7 @@ pub fn print_json(value: &impl serde::Serialize) {
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(dqgate::engine::EVALUATION_STACK_BYTES)
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))
 }

@@ -60,6 +60,11 @@ pub struct ServeArgs {
     /// Most rules in a ruleset (composite operands and analyzers count); more is a 422 [default: 2000].
     #[arg(long, env = "DQGATE_MAX_RULES_PER_RULESET")]
     pub max_rules_per_ruleset: Option<usize>,
+    /// Where evaluations run: `local` (this process) or df://HOST[:PORT],
+    /// an Apache DataFusion Ballista scheduler (needs the `distributed`
+    /// build feature) [default: local].
+    #[arg(long, env = "DQGATE_ENGINE")]
+    pub engine: Option<dqgate::engine::Engine>,
     /// Seconds a request head may take from its first byte [default: 10].
     #[arg(long, env = "DQGATE_HEADER_TIMEOUT_SECS")]
     pub header_timeout_secs: Option<u64>,
@@ -116,6 +121,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         eval_timeout_secs: args.eval_timeout_secs,
         eval_memory_limit: args.eval_memory_limit,
         max_rules_per_ruleset: args.max_rules_per_ruleset,
+        engine: args.engine,
         header_timeout_secs: args.header_timeout_secs,
         idle_timeout_secs: args.idle_timeout_secs,
         body_timeout_secs: args.body_timeout_secs,

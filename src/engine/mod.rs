@@ -4,6 +4,7 @@
 //! built from the plan's typed expressions with the DataFrame API; every
 //! SQL text runs read-only.
 
+mod cluster;
 mod frequency;
 mod identifiers;
 mod key_hash;
@@ -30,8 +31,16 @@ use crate::plan::{EvalError, EvalErrorKind, PRIMARY, Plan, Query, QueryId, Query
 use crate::sql_support::ident;
 
 pub use crate::sql_support::clean;
+pub use cluster::{DEFAULT_SCHEDULER_PORT, Engine, EngineParseError};
 pub use parser::SessionParser;
 pub use user_sql::{prepare_user_sql, user_query};
+
+/// The stack of a thread that evaluates checks. Planning recurses over
+/// expression and plan trees, and handing a plan to a cluster serializes
+/// it recursively with frames of some 100 KiB each in a debug build; the
+/// 2 MiB default of spawned threads is too small for either on a wide
+/// ruleset.
+pub const EVALUATION_STACK_BYTES: usize = 16 * 1024 * 1024;
 
 /// What a scan computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,6 +87,16 @@ pub struct Scan {
 /// `memory_limit` is given (exceeding it is a clear "resources exhausted"
 /// error for the rules concerned, never an out-of-memory kill).
 pub fn session(memory_limit: Option<usize>) -> datafusion::error::Result<SessionContext> {
+    session_on(memory_limit, &Engine::Local)
+}
+
+/// [`session`] running its scans on `engine`. On a cluster the memory
+/// limit bounds what this process holds (plans, results); the executors'
+/// memory is the cluster's own setting.
+pub fn session_on(
+    memory_limit: Option<usize>,
+    engine: &Engine,
+) -> datafusion::error::Result<SessionContext> {
     // DATAFUSION_* environment variables tune the engine, e.g.
     // DATAFUSION_EXECUTION_TARGET_PARTITIONS=4.
     let mut config = SessionConfig::from_env()?.with_information_schema(false);
@@ -92,7 +111,7 @@ pub fn session(memory_limit: Option<usize>) -> datafusion::error::Result<Session
         runtime = runtime.with_memory_limit(bytes, 1.0);
     }
     let runtime = runtime.build_arc()?;
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    cluster::session_on(engine, config, runtime)
 }
 
 /// Read-only SQL: no DDL, no DML (COPY, INSERT), no SET statements.
@@ -114,7 +133,8 @@ pub fn eval_error(e: &DataFusionError) -> EvalError {
         | DataFusionError::Configuration(_) => EvalErrorKind::Plan,
         _ => EvalErrorKind::Execution,
     };
-    EvalError::new(kind, clean(e))
+    let text = clean(e);
+    EvalError::new(kind, cluster::readable(&text).unwrap_or(text))
 }
 
 /// The aggregates of one scan: (query, call, filter).

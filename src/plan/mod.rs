@@ -380,6 +380,9 @@ pub struct PlanContext<'a> {
     pub parser: &'a dyn ExprParser,
     /// How composite rules are evaluated.
     pub composite_mode: crate::dqdl::ast::CompositeMode,
+    /// Whether wide frequency keys are grouped by their hash (the engine's
+    /// own function, which a cluster's executors do not have).
+    pub hash_wide_keys: bool,
 }
 
 /// The alias of the dataset under evaluation.

@@ -91,6 +91,7 @@ impl Runs {
             datasets,
             now: None,
             memory_limit: self.inner.limits.memory_limit,
+            engine: self.inner.limits.engine.clone(),
         };
         let scope = HistoryScope {
             dataset: &req.dataset,

@@ -189,6 +189,7 @@ impl Runs {
             datasets,
             now: None,
             memory_limit: self.inner.limits.memory_limit,
+            engine: self.inner.limits.engine.clone(),
         };
         let scope = HistoryScope {
             dataset: &dataset_name,

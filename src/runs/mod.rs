@@ -68,6 +68,8 @@ pub struct RunLimits {
     pub confinement: Arc<crate::source::Confinement>,
     /// Most rules in a ruleset evaluated (see [`crate::check::rule_count`]).
     pub max_rules: usize,
+    /// Where evaluations run.
+    pub engine: crate::engine::Engine,
 }
 
 /// A recorded run, as counters see it.

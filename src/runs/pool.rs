@@ -41,6 +41,7 @@ impl Pool {
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("dqgate-eval")
+            .thread_stack_size(crate::engine::EVALUATION_STACK_BYTES)
             .enable_all()
             .build();
         match runtime {

@@ -3,6 +3,7 @@
 //! or in S3 (`s3://bucket/prefix`), with hive-style `key=value` partition
 //! folders; and Apache Iceberg tables (see [`iceberg`]).
 
+pub mod cluster;
 pub mod confine;
 mod csv;
 pub mod files;
@@ -411,6 +412,9 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
     let mut registered = if is_iceberg {
         iceberg::register(ctx, spec).await?
     } else if globs::is_glob(&spec.location) {
+        if cluster::is_distributed(ctx) {
+            return Err(cluster::unsupported(&spec.alias, "a glob location"));
+        }
         globs::register(ctx, spec).await?
     } else if spec.location.starts_with("s3://") {
         register_s3(ctx, spec).await?
@@ -580,6 +584,12 @@ async fn register_listing(
         .with_session_config_options(state.config());
     let mut malformed_rows = None;
     if format == Format::Csv && spec.options.malformed_rows == Some(MalformedRows::Count) {
+        if cluster::is_distributed(ctx) {
+            return Err(cluster::unsupported(
+                &spec.alias,
+                "CSV with malformed_rows = \"count\"",
+            ));
+        }
         let (copied, count) = csv::count_malformed(ctx, spec, &url, extension).await?;
         url = copied;
         malformed_rows = Some(count);

@@ -39,6 +39,10 @@ pub async fn s3_store(
     }
     let access = s3::access(options).await?;
     let store = s3::store(bucket, &access)?;
+    #[cfg(feature = "distributed")]
+    if super::cluster::is_distributed(ctx) {
+        super::cluster::share_s3(ctx, bucket, &access).await?;
+    }
     let url = url::Url::parse(&format!("s3://{bucket}")).map_err(|e| bad(&e))?;
     ctx.register_object_store(&url, store.clone());
     Ok(store)

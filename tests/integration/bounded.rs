@@ -35,6 +35,7 @@ async fn a_wide_ruleset_is_split_into_bounded_scans_with_the_same_results() {
         datasets: vec![DatasetSpec::parse(&people, "primary")],
         now: Some(fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect("prepares");

@@ -36,6 +36,7 @@ async fn check(datasets: Vec<DatasetSpec>, rules: &str) -> Result<Report, String
         datasets,
         now: None,
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .map_err(|e| e.to_string())

@@ -64,6 +64,7 @@ async fn deftunes_rulesets_fail_exactly_where_they_say() {
             datasets,
             now: Some(now),
             memory_limit: None,
+            engine: Default::default(),
         })
         .await
         .expect("check runs");
@@ -168,6 +169,7 @@ async fn deftunes_plans_match_golden() {
             datasets,
             now: Some(anchor.and_utc() + chrono::Duration::hours(6)),
             memory_limit: None,
+            engine: Default::default(),
         })
         .await
         .expect("plans");

@@ -32,6 +32,7 @@ async fn check(rules: &str, location: &str, options: SourceOptions) -> Report {
         }],
         now: None,
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect("check")

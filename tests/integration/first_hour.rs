@@ -26,6 +26,7 @@ async fn check(location: String, rules: &str, now: DateTime<Utc>) -> Result<Repo
         }],
         now: Some(now),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
 }

@@ -24,6 +24,7 @@ fn request(location: String, rules: &str) -> CheckRequest {
         }],
         now: Some(super::fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ async fn check(
         }],
         now: Some(super::fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .unwrap_or_else(|e| panic!("{location}: {e}"))
@@ -98,6 +99,7 @@ async fn nested_local_globs_match_folder_by_folder_and_keep_hive_columns() {
         )],
         now: None,
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect_err("nothing matches");

@@ -550,6 +550,7 @@ async fn run_section(section: &Section) -> Vec<String> {
         datasets,
         now: Some(fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .unwrap_or_else(|e| {

@@ -41,6 +41,7 @@ fn request(dir: &std::path::Path, rules: &[&str]) -> CheckRequest {
         ],
         now: Some(fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     }
 }
 
@@ -259,6 +260,7 @@ async fn composites_in_row_mode_combine_row_by_row() {
                 }],
                 now: Some(fixtures::now()),
                 memory_limit: None,
+                engine: Default::default(),
             })
             .await
             .expect("check runs")

@@ -38,6 +38,7 @@ async fn day(
         datasets: vec![primary(data)],
         now: Some(now),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect("prepare");
@@ -187,6 +188,7 @@ async fn without_a_store_history_rules_say_what_they_need() {
         datasets: vec![primary(&data)],
         now: None,
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect("check");
@@ -442,6 +444,7 @@ async fn suggested_rulesets_validate_and_pass_on_their_data() {
             datasets: vec![spec],
             now: Some(now),
             memory_limit: None,
+            engine: Default::default(),
         })
         .await
         .expect("check");

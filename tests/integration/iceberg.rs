@@ -74,6 +74,7 @@ async fn check(rules: &str, dataset: DatasetSpec) -> Result<Report, CheckError> 
         datasets: vec![dataset],
         now: Some(super::fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
 }

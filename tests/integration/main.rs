@@ -11,6 +11,8 @@ mod confine;
 mod console;
 mod csv_malformed;
 mod demo;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod dqdl_golden;
 mod dqdl_props;
 mod failed_row_samples;

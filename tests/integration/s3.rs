@@ -143,6 +143,7 @@ async fn check(rules: &str, datasets: Vec<DatasetSpec>) -> Result<Report, CheckE
         datasets,
         now: Some(super::fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
 }

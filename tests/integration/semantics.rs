@@ -1023,14 +1023,20 @@ fn cases() -> Vec<Case> {
 
 const CONSTANTS: &str = "allowed = [ \"NY\", \"LA\" ]\nny = \"NY\"\nwith_null = [ \"NY\", NULL ]\ncount_sql = \"select count(*) from primary\"\n";
 
+/// Every case's rule in one ruleset, over `fixtures::write_all`'s
+/// `primary` and `reference`.
+pub fn ruleset_text() -> String {
+    let rules: Vec<&str> = cases().iter().map(|c| c.rule).collect();
+    format!("{CONSTANTS}Rules = [\n    {}\n]\n", rules.join(",\n    "))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rule_type_matches_hand_computed_metrics() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (people, reference) = fixtures::write_all(dir.path());
     let cases = cases();
     assert!(cases.len() >= 150, "only {} cases", cases.len());
-    let rules: Vec<&str> = cases.iter().map(|c| c.rule).collect();
-    let text = format!("{CONSTANTS}Rules = [\n    {}\n]\n", rules.join(",\n    "));
+    let text = ruleset_text();
     let report = run(CheckRequest {
         ruleset_name: "semantics".into(),
         ruleset_text: text,
@@ -1048,6 +1054,7 @@ async fn every_rule_type_matches_hand_computed_metrics() {
         ],
         now: Some(fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect("the check runs");

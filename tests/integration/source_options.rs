@@ -47,6 +47,7 @@ async fn try_outcomes(
         datasets: vec![spec],
         now: None,
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -140,6 +141,7 @@ async fn each_csv_option_changes_how_the_file_is_read() {
         }],
         now: None,
         memory_limit: None,
+        engine: Default::default(),
     })
     .await;
     let message = match bad {

@@ -17,6 +17,7 @@ async fn outcomes(location: String, rules: &str) -> Vec<(Outcome, String)> {
         }],
         now: Some(fixtures::now()),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect("check runs");
@@ -107,6 +108,7 @@ async fn globs_across_folders() {
         }],
         now: None,
         memory_limit: None,
+        engine: Default::default(),
     })
     .await;
     assert!(

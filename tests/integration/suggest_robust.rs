@@ -49,6 +49,7 @@ async fn check(ruleset: &str, data: &Path, now: chrono::DateTime<chrono::Utc>) -
         datasets: vec![primary(data)],
         now: Some(now),
         memory_limit: None,
+        engine: Default::default(),
     })
     .await
     .expect("check runs")

@@ -238,7 +238,8 @@ impl<'a> Planner<'a> {
         filter: Option<&SqlExpr>,
         stat: FreqStat,
     ) -> Formula {
-        let hashed = self.ctx.schemas.get(dataset).is_some_and(|schema| {
+        let hashed = self.ctx.hash_wide_keys
+            && self.ctx.schemas.get(dataset).is_some_and(|schema| {
             columns.iter().any(|c| {
                 schema
                     .field_with_name(c)

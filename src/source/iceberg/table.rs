@@ -350,6 +350,15 @@ pub async fn register(ctx: &SessionContext, spec: &DatasetSpec) -> Result<Regist
             malformed_rows: None,
         });
     }
+    if super::super::cluster::is_distributed(ctx) {
+        register_snapshot_files(ctx, spec, &table, snapshot.as_ref()).await?;
+        return Ok(Registered {
+            format: Some(Format::Iceberg),
+            snapshot_id,
+            slice: None,
+            malformed_rows: None,
+        });
+    }
     let provider = match snapshot_id {
         Some(id) => IcebergStaticTableProvider::try_new_from_table_snapshot(table, id).await,
         None => IcebergStaticTableProvider::try_new_from_table(table).await,
@@ -442,17 +451,87 @@ async fn register_appended(
         }
     }
     let iceberg_schema = to.schema(metadata).map_err(|e| fail(e.to_string()))?;
-    let schema: SchemaRef = Arc::new(
-        iceberg::arrow::schema_to_arrow_schema(&iceberg_schema).map_err(|e| fail(e.to_string()))?,
-    );
     let words = format!(
         "{} data file(s) appended by {} snapshot(s) after {since} up to {}",
         files.len(),
         chain.len(),
         to.snapshot_id()
     );
+    register_file_list(ctx, spec, &files, &iceberg_schema).await?;
+    Ok(words)
+}
+
+/// Registers a snapshot as the listing table of its data files, for a
+/// distributed engine, whose executors rebuild tables from the plan and
+/// have no Iceberg table provider. Row-level deletes would need the
+/// provider's delete-file handling, so a snapshot with delete files is an
+/// error that says so.
+async fn register_snapshot_files(
+    ctx: &SessionContext,
+    spec: &DatasetSpec,
+    table: &Table,
+    snapshot: Option<&SnapshotRef>,
+) -> Result<(), SourceError> {
+    use futures::TryStreamExt as _;
+    let fail = |message: String| SourceError::Iceberg {
+        alias: spec.alias.clone(),
+        location: spec.location.clone(),
+        message,
+    };
+    let metadata = table.metadata();
+    let iceberg_schema = match snapshot {
+        Some(s) => s.schema(metadata).map_err(|e| fail(e.to_string()))?,
+        None => metadata.current_schema().clone(),
+    };
+    let mut files = Vec::new();
+    if let Some(s) = snapshot {
+        let scan = table
+            .scan()
+            .snapshot_id(s.snapshot_id())
+            .select_all()
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut tasks = scan.plan_files().await.map_err(|e| fail(e.to_string()))?;
+        while let Some(task) = tasks.try_next().await.map_err(|e| fail(e.to_string()))? {
+            if !task.deletes.is_empty() {
+                return Err(fail(format!(
+                    "snapshot {} has delete files (row-level deletes), which a distributed engine does not apply yet; run without --engine",
+                    s.snapshot_id()
+                )));
+            }
+            if task.data_file_format != iceberg::spec::DataFileFormat::Parquet {
+                return Err(fail(format!(
+                    "data file {} is {:?}; a distributed engine reads Iceberg tables of Parquet files only",
+                    task.data_file_path, task.data_file_format
+                )));
+            }
+            // A large file can be split into several tasks.
+            if !files.contains(&task.data_file_path) {
+                files.push(task.data_file_path);
+            }
+        }
+    }
+    register_file_list(ctx, spec, &files, &iceberg_schema).await
+}
+
+/// Registers Parquet data files as one listing table with the Iceberg
+/// schema's columns (empty when there are none).
+async fn register_file_list(
+    ctx: &SessionContext,
+    spec: &DatasetSpec,
+    files: &[String],
+    iceberg_schema: &iceberg::spec::Schema,
+) -> Result<(), SourceError> {
+    let fail = |message: String| SourceError::Iceberg {
+        alias: spec.alias.clone(),
+        location: spec.location.clone(),
+        message,
+    };
+    let schema: SchemaRef = Arc::new(
+        iceberg::arrow::schema_to_arrow_schema(iceberg_schema).map_err(|e| fail(e.to_string()))?,
+    );
     let mut urls = Vec::new();
-    for f in &files {
+    for f in files {
         if let Some((bucket, _)) = objects::split_s3(f) {
             objects::s3_store(ctx, &bucket, &spec.options).await?;
         }
@@ -471,5 +550,5 @@ async fn register_appended(
     };
     ctx.register_table(spec.alias.as_str(), table_provider)
         .map_err(|e| fail(crate::sql_support::clean(&e)))?;
-    Ok(words)
+    Ok(())
 }

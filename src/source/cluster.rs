@@ -1,0 +1,106 @@
+//! What registration does differently when the session runs its scans on
+//! an Apache DataFusion Ballista cluster (`--engine df://…`, the
+//! `distributed` feature): the scheduler and executors rebuild every table
+//! from the serialized plan and open files with their own object stores,
+//! so a table must be a listing table over locations they can reach, and
+//! the S3 settings travel with the session as Ballista's `s3.*` options.
+
+use datafusion::prelude::SessionContext;
+
+#[cfg(feature = "distributed")]
+use super::SourceError;
+#[cfg(feature = "distributed")]
+use super::s3::S3Access;
+
+/// Whether `ctx` hands its plans to a Ballista scheduler.
+#[cfg(feature = "distributed")]
+pub fn is_distributed(ctx: &SessionContext) -> bool {
+    ctx.state_ref()
+        .read()
+        .config()
+        .options()
+        .extensions
+        .get::<ballista_core::config::BallistaConfig>()
+        .is_some()
+}
+
+/// Whether `ctx` hands its plans to a Ballista scheduler (never, in a
+/// build without the `distributed` feature).
+#[cfg(not(feature = "distributed"))]
+pub fn is_distributed(_ctx: &SessionContext) -> bool {
+    false
+}
+
+/// The error for a source that executors cannot rebuild from a plan.
+#[cfg(feature = "distributed")]
+pub fn unsupported(alias: &str, what: &str) -> SourceError {
+    SourceError::Config(format!(
+        "dataset `{alias}`: {what} cannot be read with a distributed engine yet; run without --engine"
+    ))
+}
+
+/// Puts the S3 settings of `access` (region, endpoint, the chain's current
+/// credentials) in the session's `s3.*` options, which the scheduler and
+/// executors build their S3 stores from. One session has one set: a second
+/// bucket with other settings is an error rather than a silent mix.
+#[cfg(feature = "distributed")]
+pub async fn share_s3(
+    ctx: &SessionContext,
+    bucket: &str,
+    access: &S3Access,
+) -> Result<(), SourceError> {
+    use ballista_core::object_store::S3Options;
+    use datafusion::config::ExtensionOptions as _;
+
+    let credential = super::s3::current_credentials(access).await?;
+    let mut wanted = vec![
+        ("region", access.region.clone()),
+        ("access_key_id", credential.key_id.clone()),
+        ("secret_access_key", credential.secret_key.clone()),
+    ];
+    if let Some(token) = &credential.token {
+        wanted.push(("session_token", token.clone()));
+    }
+    if let Some(endpoint) = &access.endpoint {
+        wanted.push(("endpoint", endpoint.clone()));
+        wanted.push(("allow_http", endpoint.starts_with("http://").to_string()));
+    }
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let Some(options) = state
+        .config_mut()
+        .options_mut()
+        .extensions
+        .get_mut::<S3Options>()
+    else {
+        return Err(SourceError::Config(
+            "internal: a distributed session without S3 options".to_string(),
+        ));
+    };
+    let current: std::collections::HashMap<String, Option<String>> = options
+        .entries()
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect();
+    let set_before = current.values().any(Option::is_some);
+    for (key, value) in wanted {
+        let before = current.get(&format!("s3.{key}")).cloned().flatten();
+        match before {
+            Some(b) if b == value => {}
+            Some(_) => {
+                return Err(SourceError::Config(format!(
+                    "bucket `{bucket}`: a distributed engine reads every S3 bucket of a run with one set of S3 settings, and this bucket's {key} differs from an earlier one's"
+                )));
+            }
+            None if set_before && key != "session_token" => {
+                return Err(SourceError::Config(format!(
+                    "bucket `{bucket}`: a distributed engine reads every S3 bucket of a run with one set of S3 settings, and this bucket sets {key} where an earlier one did not"
+                )));
+            }
+            None => options
+                .set(key, &value)
+                .map_err(|e| SourceError::Config(crate::sql_support::clean(&e)))?,
+        }
+    }
+    Ok(())
+}
