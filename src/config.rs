@@ -242,11 +242,11 @@ impl ServeConfig {
                 .unwrap_or(defaults.max_rules_per_ruleset),
             engine: match (o.engine, file.engine) {
                 (Some(engine), _) => engine,
-                (None, Some(text)) => text
-                    .parse()
-                    .map_err(|e: crate::engine::EngineParseError| {
+                (None, Some(text)) => {
+                    text.parse().map_err(|e: crate::engine::EngineParseError| {
                         ConfigError::Invalid(format!("engine: {e}"))
-                    })?,
+                    })?
+                }
                 (None, None) => defaults.engine,
             },
         };

@@ -72,6 +72,26 @@ fn csv_width_message(line: &str) -> Option<String> {
     ))
 }
 
+/// Whether `ctx` hands its plans to a Ballista scheduler (`--engine
+/// df://…`; never in a build without the `distributed` feature).
+pub fn is_distributed(ctx: &datafusion::prelude::SessionContext) -> bool {
+    #[cfg(feature = "distributed")]
+    {
+        ctx.state_ref()
+            .read()
+            .config()
+            .options()
+            .extensions
+            .get::<ballista_core::config::BallistaConfig>()
+            .is_some()
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = ctx;
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,10 @@ use super::{OutputFormat, read_source};
 pub const CANNOT_RUN: u8 = 2;
 
 /// Options of `dqgate check`.
+/// The evaluation timeout of a check on a cluster when none is given: a
+/// cluster that loses its executors can leave a job waiting.
+const DISTRIBUTED_TIMEOUT_SECS: u64 = 3600;
+
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// The DQDL ruleset.
@@ -61,6 +65,10 @@ pub struct CheckArgs {
     /// datasets (needs the `distributed` build feature).
     #[arg(long, env = "DQGATE_ENGINE", default_value = "local")]
     pub engine: dqgate::engine::Engine,
+    /// Longest evaluation in seconds; past it the check stops with exit
+    /// status 2 [default: none locally, 3600 with --engine df://…].
+    #[arg(long, env = "DQGATE_EVAL_TIMEOUT_SECS")]
+    pub eval_timeout_secs: Option<u64>,
     /// A results store (sqlite://PATH or postgres://...): dynamic rules and
     /// DetectAnomalies read the dataset's history from it, and the run is
     /// recorded there as history for later runs.
@@ -186,7 +194,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(CANNOT_RUN);
         }
     };
-    runtime.block_on(async move {
+    let limit = args
+        .eval_timeout_secs
+        .or(args
+            .engine
+            .is_distributed()
+            .then_some(DISTRIBUTED_TIMEOUT_SECS))
+        .map(std::time::Duration::from_secs);
+    let evaluation = async move {
         let progress = args.format == OutputFormat::Text && std::io::stderr().is_terminal();
         if progress {
             eprintln!(
@@ -248,6 +263,21 @@ pub fn run(args: CheckArgs) -> ExitCode {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
+        }
+    };
+    runtime.block_on(async move {
+        let Some(limit) = limit else {
+            return evaluation.await;
+        };
+        match tokio::time::timeout(limit, evaluation).await {
+            Ok(code) => code,
+            Err(_) => {
+                eprintln!(
+                    "error: the check did not finish within {} s (--eval-timeout-secs)",
+                    limit.as_secs()
+                );
+                ExitCode::from(CANNOT_RUN)
+            }
         }
     })
 }

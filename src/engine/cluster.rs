@@ -159,13 +159,14 @@ impl datafusion::optimizer::OptimizerRule for NullEqualKeys {
         if join.null_equality != NullEquality::NullEqualsNull || join.on.is_empty() {
             return Ok(Transformed::no(LogicalPlan::Join(join)));
         }
-        let null_safe = |key: &Expr, schema: &datafusion::common::DFSchema| -> Result<(Expr, Expr)> {
-            let default = ScalarValue::new_default(&key.get_type(schema)?)?;
-            Ok((
-                key.clone().is_null(),
-                datafusion::functions::core::expr_fn::coalesce(vec![key.clone(), lit(default)]),
-            ))
-        };
+        let null_safe =
+            |key: &Expr, schema: &datafusion::common::DFSchema| -> Result<(Expr, Expr)> {
+                let default = ScalarValue::new_default(&key.get_type(schema)?)?;
+                Ok((
+                    key.clone().is_null(),
+                    datafusion::functions::core::expr_fn::coalesce(vec![key.clone(), lit(default)]),
+                ))
+            };
         let mut on = Vec::with_capacity(join.on.len() * 2);
         for (left, right) in &join.on {
             // A side that is never NULL matches the other side's NULLs

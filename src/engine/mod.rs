@@ -410,6 +410,9 @@ async fn run_frequency(
         }
     };
     let stats = match filtered.await {
+        Ok(table) if crate::sql_support::is_distributed(ctx) => {
+            frequency::folded(table, columns).await
+        }
         Ok(table) => frequency::stats(table, columns, *hashed).await,
         Err(e) => Err(e),
     };

@@ -5,34 +5,16 @@
 //! so a table must be a listing table over locations they can reach, and
 //! the S3 settings travel with the session as Ballista's `s3.*` options.
 
+#[cfg(feature = "distributed")]
 use datafusion::prelude::SessionContext;
 
-#[cfg(feature = "distributed")]
 use super::SourceError;
 #[cfg(feature = "distributed")]
 use super::s3::S3Access;
 
-/// Whether `ctx` hands its plans to a Ballista scheduler.
-#[cfg(feature = "distributed")]
-pub fn is_distributed(ctx: &SessionContext) -> bool {
-    ctx.state_ref()
-        .read()
-        .config()
-        .options()
-        .extensions
-        .get::<ballista_core::config::BallistaConfig>()
-        .is_some()
-}
-
-/// Whether `ctx` hands its plans to a Ballista scheduler (never, in a
-/// build without the `distributed` feature).
-#[cfg(not(feature = "distributed"))]
-pub fn is_distributed(_ctx: &SessionContext) -> bool {
-    false
-}
+pub use crate::sql_support::is_distributed;
 
 /// The error for a source that executors cannot rebuild from a plan.
-#[cfg(feature = "distributed")]
 pub fn unsupported(alias: &str, what: &str) -> SourceError {
     SourceError::Config(format!(
         "dataset `{alias}`: {what} cannot be read with a distributed engine yet; run without --engine"

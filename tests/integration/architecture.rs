@@ -57,8 +57,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "api",
         &[
-            "check", "dqdl", "gate", "history", "plan", "report", "runs", "source", "store",
-            "suggest",
+            "check", "dqdl", "engine", "gate", "history", "plan", "report", "runs", "source",
+            "store", "suggest",
         ],
     ),
     (
@@ -67,7 +67,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "api", "dqdl", "gate", "history", "plan", "report", "runs", "source", "store",
         ],
     ),
-    ("config", &["api", "store", "telemetry"]),
+    ("config", &["api", "engine", "store", "telemetry"]),
 ];
 
 /// The top-level module a file under `src/` belongs to.

@@ -22,10 +22,7 @@ use super::fixtures;
 /// The node binary cargo builds beside the test binary.
 fn node_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let debug = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug");
+    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
     let node = debug.join("examples/ballista_node");
     assert!(
         node.exists(),
@@ -108,7 +105,11 @@ impl Cluster {
         };
         // Registered once each executor's log says it reached the scheduler.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while (0..2).any(|i| !cluster.log(&format!("executor{i}.log")).contains("Connected")) {
+        while (0..2).any(|i| {
+            !cluster
+                .log(&format!("executor{i}.log"))
+                .contains("Connected")
+        }) {
             assert!(Instant::now() < deadline, "executors did not register");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -404,4 +405,141 @@ async fn an_unreachable_scheduler_is_an_error_per_rule() {
         );
     }
     assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// The README's promise: `dqgate check --engine df://…` prints the same
+/// report as the local run (timings aside) and exits the same way.
+#[test]
+fn the_cli_report_is_the_local_one() {
+    let cluster = Cluster::start();
+    let data = tempfile::tempdir().expect("tempdir");
+    let sample = deftunes_sample(data.path(), 5_000);
+    let ruleset = Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets/deftunes/sessions.dqdl");
+    let check = |engine: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dqgate"))
+            .arg("check")
+            .arg("--ruleset")
+            .arg(&ruleset)
+            .arg("--data")
+            .arg(&sample.sessions)
+            .arg("--data")
+            .arg(format!("users={}", sample.users.display()))
+            .arg("--data")
+            .arg(format!("songs={}", sample.songs.display()))
+            .args(["--now", "2026-11-26T06:00:00Z", "--format", "json"])
+            .args(["--engine", engine])
+            .output()
+            .expect("dqgate runs");
+        let mut report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{engine}: {e}\n{}", String::from_utf8_lossy(&out.stderr)));
+        let fields = report.as_object_mut().expect("an object");
+        fields.remove("started_at");
+        fields.remove("duration_ms");
+        (out.status.code(), report)
+    };
+    let local = check("local");
+    let remote = check(&format!("df://127.0.0.1:{}", cluster.port));
+    assert_eq!(local.0, Some(1), "the sample fails its marked rules");
+    assert_eq!(local.0, remote.0);
+    assert!(
+        same_json(&local.1, &remote.1),
+        "local:\n{:#}\ndistributed:\n{:#}",
+        local.1,
+        remote.1
+    );
+    assert!(cluster.tasks_per_executor().iter().all(|&n| n > 0));
+}
+
+/// Equal JSON, numbers within 1e-12 relative (sums over partitions add in
+/// another order on a cluster).
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Parquet on S3: the session's `s3.*` options carry the endpoint and the
+/// chain's credentials to the executors, which have no others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_datasets_read_on_the_cluster_like_locally() {
+    let cluster = Cluster::start();
+    let server = super::s3::S3Server::start().await;
+    server.bucket("lake");
+    let data = tempfile::tempdir().expect("tempdir");
+    let sample = deftunes_sample(data.path(), 20_000);
+    server.upload(&sample.sessions, "lake", "sessions").await;
+    server
+        .upload(&sample.users, "lake", "users/users.parquet")
+        .await;
+    let s3 = |alias: &str, location: &str| DatasetSpec {
+        options: server.options(),
+        ..spec(alias, location)
+    };
+    let text = "Rules = [ RowCount > 0, IsUnique \"session_id\", Completeness \"user_id\" > 0.9, \
+                ReferentialIntegrity \"user_id\" \"users.user_id\" >= 0.9, Mean \"price\" > 0 ]\n";
+    let datasets = vec![
+        s3("primary", "s3://lake/sessions/"),
+        s3("users", "s3://lake/users/users.parquet"),
+    ];
+    let local = run(request("s3", text, datasets.clone(), Engine::Local))
+        .await
+        .expect("local check");
+    assert_eq!(local.errors, 0, "{:#?}", local.rules);
+    let before: usize = cluster.tasks_per_executor().iter().sum();
+    let remote = run(request("s3", text, datasets, cluster.engine()))
+        .await
+        .expect("distributed check");
+    assert!(cluster.tasks_per_executor().iter().sum::<usize>() > before);
+    let failures = differences("s3", &local, &remote);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Iceberg snapshots as their data files: the same results as the local
+/// Iceberg provider, and a snapshot with delete files an error that says
+/// so (never its rows with the deletes unapplied).
+#[cfg(feature = "iceberg")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_snapshots_read_on_the_cluster_like_locally() {
+    use super::iceberg::{RULES, catalog_ref, fixtures};
+    let Some((root, _)) = fixtures() else {
+        return;
+    };
+    let cluster = Cluster::start();
+    let mut failures = Vec::new();
+    for table in ["events", "evolved", "parted", "deleted"] {
+        let datasets = vec![spec("primary", catalog_ref(root, table))];
+        let local = run(request(table, RULES, datasets.clone(), Engine::Local))
+            .await
+            .expect("local check");
+        let remote = run(request(table, RULES, datasets, cluster.engine()))
+            .await
+            .expect("distributed check");
+        failures.extend(differences(table, &local, &remote));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let merge_on_read = run(request(
+        "mor_pos",
+        RULES,
+        vec![spec("primary", catalog_ref(root, "mor_pos"))],
+        cluster.engine(),
+    ))
+    .await;
+    let message = match merge_on_read {
+        Err(e) => e.to_string(),
+        Ok(report) => panic!("delete files were not refused: {report:#?}"),
+    };
+    assert!(message.contains("delete files"), "{message}");
 }

@@ -24,7 +24,7 @@ fn script() -> PathBuf {
 }
 
 /// The fixture tables, written once per test run.
-fn fixtures() -> Option<&'static (PathBuf, Value)> {
+pub fn fixtures() -> Option<&'static (PathBuf, Value)> {
     static FIXTURES: OnceLock<Option<(PathBuf, Value)>> = OnceLock::new();
     FIXTURES
         .get_or_init(|| {
@@ -50,7 +50,7 @@ fn fixtures() -> Option<&'static (PathBuf, Value)> {
         .as_ref()
 }
 
-fn catalog_ref(root: &Path, table: &str) -> String {
+pub fn catalog_ref(root: &Path, table: &str) -> String {
     format!(
         "iceberg:sqlite:{}/catalog.db?name=dq#default.{table}",
         root.display()
@@ -107,7 +107,7 @@ fn assert_close(
     }
 }
 
-const RULES: &str = r#"Rules = [
+pub const RULES: &str = r#"Rules = [
     RowCount > 0,
     IsComplete "id",
     IsUnique "id",

@@ -240,12 +240,12 @@ impl<'a> Planner<'a> {
     ) -> Formula {
         let hashed = self.ctx.hash_wide_keys
             && self.ctx.schemas.get(dataset).is_some_and(|schema| {
-            columns.iter().any(|c| {
-                schema
-                    .field_with_name(c)
-                    .is_ok_and(|f| super::is_wide_key(f.data_type()))
-            })
-        });
+                columns.iter().any(|c| {
+                    schema
+                        .field_with_name(c)
+                        .is_ok_and(|f| super::is_wide_key(f.data_type()))
+                })
+            });
         let id = self.reg.add(Query::Frequency {
             dataset: dataset.to_string(),
             filter: filter.cloned(),
