@@ -59,30 +59,32 @@ pub async fn share_s3(
             "internal: a distributed session without S3 options".to_string(),
         ));
     };
-    let current: std::collections::HashMap<String, Option<String>> = options
+    let current: std::collections::BTreeMap<String, String> = options
         .entries()
         .into_iter()
-        .map(|e| (e.key, e.value))
+        .filter_map(|e| Some((e.key.strip_prefix("s3.")?.to_string(), e.value?)))
         .collect();
-    let set_before = current.values().any(Option::is_some);
-    for (key, value) in wanted {
-        let before = current.get(&format!("s3.{key}")).cloned().flatten();
-        match before {
-            Some(b) if b == value => {}
-            Some(_) => {
-                return Err(SourceError::Config(format!(
-                    "bucket `{bucket}`: a distributed engine reads every S3 bucket of a run with one set of S3 settings, and this bucket's {key} differs from an earlier one's"
-                )));
-            }
-            None if set_before && key != "session_token" => {
-                return Err(SourceError::Config(format!(
-                    "bucket `{bucket}`: a distributed engine reads every S3 bucket of a run with one set of S3 settings, and this bucket sets {key} where an earlier one did not"
-                )));
-            }
-            None => options
-                .set(key, &value)
-                .map_err(|e| SourceError::Config(crate::sql_support::clean(&e)))?,
+    let wanted: std::collections::BTreeMap<String, String> = wanted
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    if current.is_empty() {
+        for (key, value) in &wanted {
+            options
+                .set(key, value)
+                .map_err(|e| SourceError::Config(crate::sql_support::clean(&e)))?;
         }
+    } else if current != wanted {
+        let differing: std::collections::BTreeSet<&str> = wanted
+            .keys()
+            .chain(current.keys())
+            .filter(|k| wanted.get(*k) != current.get(*k))
+            .map(String::as_str)
+            .collect();
+        return Err(SourceError::Config(format!(
+            "bucket `{bucket}`: a distributed engine reads every S3 bucket of a run with one set of S3 settings, and this bucket's differ from an earlier one's in {}",
+            differing.into_iter().collect::<Vec<_>>().join(", ")
+        )));
     }
     Ok(())
 }

@@ -505,6 +505,35 @@ async fn s3_datasets_read_on_the_cluster_like_locally() {
     assert!(cluster.tasks_per_executor().iter().sum::<usize>() > before);
     let failures = differences("s3", &local, &remote);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // A second set of S3 settings in one run is refused, not mixed.
+    server.bucket("elsewhere");
+    server
+        .upload(&sample.users, "elsewhere", "users.parquet")
+        .await;
+    let other_region = DatasetSpec {
+        options: dqgate::source::SourceOptions {
+            region: Some("eu-west-1".into()),
+            ..server.options()
+        },
+        ..spec("users", "s3://elsewhere/users.parquet")
+    };
+    let mixed = run(request(
+        "s3",
+        text,
+        vec![s3("primary", "s3://lake/sessions/"), other_region],
+        cluster.engine(),
+    ))
+    .await
+    .expect("the check runs");
+    let integrity = &mixed.rules[3];
+    assert_eq!(integrity.outcome, Outcome::Error, "{integrity:#?}");
+    assert!(
+        integrity.message.contains("one set of S3 settings")
+            && integrity.message.contains("region"),
+        "{}",
+        integrity.message
+    );
 }
 
 /// Iceberg snapshots as their data files: the same results as the local
@@ -542,4 +571,57 @@ async fn iceberg_snapshots_read_on_the_cluster_like_locally() {
         Ok(report) => panic!("delete files were not refused: {report:#?}"),
     };
     assert!(message.contains("delete files"), "{message}");
+}
+
+/// `dqgate serve --engine`: gate runs evaluate on the cluster and decide
+/// as local ones do, on SQLite and PostgreSQL; a server whose scheduler is
+/// down answers `error` (fail-closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_decides_the_same_on_the_cluster() {
+    use super::service::{ADMIN, RULES, backends, gate_body, start_with};
+    let cluster = Cluster::start();
+    let down: Engine = format!(
+        "df://127.0.0.1:{}",
+        TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+    )
+    .parse()
+    .expect("engine");
+    for backend in backends() {
+        let mut answers = Vec::new();
+        for engine in [Engine::Local, cluster.engine(), down.clone()] {
+            let limits = dqgate::api::Limits {
+                engine: engine.clone(),
+                ..Default::default()
+            };
+            let s = start_with(backend, limits).await;
+            s.seed(RULES).await;
+            let before: usize = cluster.tasks_per_executor().iter().sum();
+            let r = s.post_json("/v1/gate", ADMIN, &gate_body("day-1")).await;
+            assert_eq!(r.status, 200, "{backend} {engine}");
+            if engine == cluster.engine() {
+                assert!(cluster.tasks_per_executor().iter().sum::<usize>() > before);
+            }
+            answers.push(r.json());
+        }
+        let [local, remote, dead] = &answers[..] else {
+            unreachable!("three engines")
+        };
+        assert_eq!(local["decision"], "warn", "{backend}: {local:#}");
+        assert_eq!(remote["decision"], local["decision"], "{backend}");
+        assert_eq!(remote["score"], local["score"], "{backend}");
+        for (l, r) in local["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .zip(remote["rules"].as_array().expect("rules"))
+        {
+            assert_eq!(l["outcome"], r["outcome"], "{backend}: {l} vs {r}");
+            assert!(same_json(&l["metrics"], &r["metrics"]), "{l} vs {r}");
+        }
+        assert_eq!(dead["decision"], "error", "{backend}: {dead:#}");
+    }
 }

@@ -271,9 +271,9 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
-const RULES: &str = "DefaultLabels = [\"team\"=\"core\"]\nRules = [\n    RowCount = 10,\n    IsComplete \"id\",\n    Completeness \"age\" >= 0.9 labels=[\"severity\"=\"warn\"]\n]\nAnalyzers = [ Mean \"score\" ]\n";
+pub const RULES: &str = "DefaultLabels = [\"team\"=\"core\"]\nRules = [\n    RowCount = 10,\n    IsComplete \"id\",\n    Completeness \"age\" >= 0.9 labels=[\"severity\"=\"warn\"]\n]\nAnalyzers = [ Mean \"score\" ]\n";
 
-fn gate_body(run_id: &str) -> Value {
+pub fn gate_body(run_id: &str) -> Value {
     json!({"dataset": "people", "ruleset": "people-checks", "stage": "landing", "run_id": run_id})
 }
 
