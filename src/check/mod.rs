@@ -180,6 +180,12 @@ impl Prepared {
     /// each scan as SQL with the rules it serves (`--explain`).
     pub fn explain(&self) -> String {
         let mut out = String::new();
+        if self.request.engine.is_distributed() {
+            out.push_str(&format!(
+                "engine: {} (Apache DataFusion Ballista; frequencies tallied on the cluster)\n",
+                self.request.engine
+            ));
+        }
         for (alias, read) in &self.sources {
             let format = read
                 .format

@@ -310,3 +310,28 @@ fn memory_limit_is_parsed_and_applied() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a size such as 512MiB or 4GiB"));
 }
+
+#[test]
+fn the_evaluation_timeout_and_engine_are_checked() {
+    let dir = setup("Rules = [ RowCount = 10 ]\n");
+    assert_eq!(
+        check(dir.path(), &["--eval-timeout-secs", "600"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Nothing finishes within zero seconds: the check stops, it does not
+    // report.
+    let stopped = check(dir.path(), &["--eval-timeout-secs", "0"]);
+    assert_eq!(stopped.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr)
+            .contains("the check did not finish within 0 s (--eval-timeout-secs)"),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(stopped.stdout.is_empty());
+    let bad = check(dir.path(), &["--engine", "spark://x"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("df://HOST[:PORT]"));
+}
